@@ -1,0 +1,91 @@
+"""The single write path: dedupe by fingerprint + occurrence, PAN masking, reference tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from workstation.db import Database
+from workstation.errors import UserError
+from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
+from workstation.models import Record, RecordReference
+from workstation.services.ingest import store
+from workstation.services.pan import luhn_ok, mask_text
+
+
+def _result(rows: list[dict]) -> ParseResult:
+    return ParseResult(
+        format="test",
+        accounts={"a": AccountInfo(key="a", kind="bank", account_number="DE001", name="Main")},
+        records=frame_from_rows(rows),
+    )
+
+
+def _row(line: int, ref: str | None, amount: int, day: int = 1, desc: str = "") -> dict:
+    return {
+        "line_no": line,
+        "account": "a",
+        "external_id": ref,
+        "booked_on": dt.date(2026, 10, day),
+        "amount_minor": amount,
+        "currency": "EUR",
+        "kind": "bank_credit" if amount >= 0 else "bank_debit",
+        "description": desc,
+        "raw": {"line": line, "text": desc},
+    }
+
+
+def test_dedupe_overlap_and_identical_lines(any_db: Database) -> None:
+    first = _result([_row(1, None, -350), _row(2, None, -350), _row(3, "R1", 1000)])
+    with any_db.session() as s:
+        r = store(s, first, file_name="a.sta", sha256="x1", actor="t")
+        assert (r.new, r.duplicates) == (3, 0)  # two equal coffees are both kept
+    overlap = _result([_row(1, None, -350), _row(2, None, -350), _row(3, "R1", 1000),
+                       _row(4, "R2", 500, day=2)])
+    with any_db.session() as s:
+        r = store(s, overlap, file_name="b.sta", sha256="x2", actor="t")
+        assert (r.new, r.duplicates) == (1, 3)
+    with any_db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Record)) == 4
+
+
+def test_pan_masked_everywhere(any_db: Database) -> None:
+    pan = "4111 1111 1111 1111"
+    res = _result([_row(1, "X1", 100, desc=f"card {pan} order ORD-12345")])
+    with any_db.session() as s:
+        r = store(s, res, file_name="p.csv", sha256="p", actor="t")
+        assert r.masked_pans == 2  # description and raw
+    with any_db.session() as s:
+        rec = s.scalars(select(Record)).one()
+        assert "4111111111111111" not in (rec.description or "")
+        assert "411111******1111" in (rec.description or "")
+        assert "4111 1111" not in str(rec.raw)
+        values = set(s.scalars(select(RecordReference.value)))
+        assert "ORD12345" in values and "X1" not in values  # too short to be an id token
+
+
+def test_occurred_at_round_trips_utc(any_db: Database) -> None:
+    row = _row(1, "T1", 100)
+    row["occurred_at"] = dt.datetime(2026, 10, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
+    with any_db.session() as s:
+        store(s, _result([row]), file_name="t", sha256="t", actor="t")
+    with any_db.session() as s:
+        got = s.scalars(select(Record.occurred_at)).one()
+        assert got == dt.datetime(2026, 10, 2, 7, 30, tzinfo=dt.UTC)
+
+
+def test_bad_currency_named(db: Database) -> None:
+    row = _row(7, "R", 1)
+    row["currency"] = "EURO"
+    with pytest.raises(UserError, match=r"line 7, field currency"), db.session() as s:
+        store(s, _result([row]), file_name="f.csv", sha256="z", actor="t")
+
+
+def test_luhn() -> None:
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert mask_text("no digits")[1] == 0
+    assert mask_text("iban DE89370400440532013000")[1] == 0  # not Luhn-valid 13-19 run
+    assert pd.isna(pd.NA)

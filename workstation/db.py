@@ -1,0 +1,131 @@
+"""Database: URL resolution, engine with SQLite pragmas, Alembic upgrade, session factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .errors import UserError
+from .paths import migrations_dir
+
+ENV_VAR = "WORKSTATION_DB"
+
+
+def default_db_path() -> Path:
+    """The embedded SQLite file in the user's data directory."""
+    return platformdirs.user_data_path("workstation", appauthor=False) / "workstation.db"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """`--db URL`, else `$WORKSTATION_DB`, else the embedded SQLite file."""
+    chosen = url or os.environ.get(ENV_VAR)
+    if not chosen:
+        path = default_db_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    if chosen.startswith("postgresql://") or chosen.startswith("postgres://"):
+        chosen = "postgresql+psycopg://" + chosen.split("://", 1)[1]
+    return chosen
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA temp_store=MEMORY")
+    cur.close()
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """Engine for `url` (see `resolve_url`); SQLite gets WAL, foreign keys and a busy timeout."""
+    resolved = resolve_url(url)
+    try:
+        parsed = make_url(resolved)
+    except ArgumentError as exc:
+        raise UserError(f"not a database URL: {resolved!r}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:":
+            parent = Path(db).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise UserError(f"folder for the database does not exist: {parent}")
+        engine = create_engine(resolved, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(resolved, pool_pre_ping=True, **kwargs)
+
+
+def alembic_config(engine: Engine) -> Any:
+    """Alembic Config pointing at the shipped migrations folder."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (run on start and by `workstation init`)."""
+    from alembic import command
+
+    cfg = alembic_config(engine)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except OperationalError as exc:
+        raise UserError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+
+
+def is_empty(engine: Engine) -> bool:
+    """True when the schema has no records yet (first start)."""
+    from sqlalchemy import func, select
+
+    from .models import Record
+
+    if not inspect(engine).has_table("records"):
+        return True
+    with Session(engine) as s:
+        return (s.scalar(select(func.count()).select_from(Record)) or 0) == 0
+
+
+class Database:
+    """An engine plus its session factory; one Session per user action or background task."""
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+        self.engine = make_engine(url)
+        if migrate:
+            upgrade(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A Session in one transaction: committed on success, rolled back on any error."""
+        with self.sessions() as s, s.begin():
+            yield s
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Exports: spreadsheets (XLSX/CSV), dispute packages (PDF/ZIP) and chart data."""

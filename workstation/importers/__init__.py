@@ -1,0 +1,1 @@
+"""One module per file format, plus a registry that recognises files by content."""

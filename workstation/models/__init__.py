@@ -1,0 +1,63 @@
+"""SQLAlchemy ORM data model of the workstation (money in integer minor units + ISO 4217)."""
+
+from .audit import AuditEvent
+from .base import Base, utcnow
+from .core import ImportBatch, MappingProfile, Record, RecordReference, Setting, Source, User
+from .disputes import Dispute, DisputeEvent, DisputeLink, Evidence, EvidenceBlob, ReasonCode
+from .enums import (
+    BatchStatus,
+    CaseStatus,
+    Direction,
+    DisputeStage,
+    DisputeStatus,
+    MatchState,
+    MatchStatus,
+    RecordKind,
+    Role,
+    SourceKind,
+)
+from .matching import (
+    CaseNote,
+    ExceptionCase,
+    FxRate,
+    Match,
+    MatchMember,
+    MatchRule,
+    SavedFilter,
+)
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "BatchStatus",
+    "CaseNote",
+    "CaseStatus",
+    "Direction",
+    "Dispute",
+    "DisputeEvent",
+    "DisputeLink",
+    "DisputeStage",
+    "DisputeStatus",
+    "Evidence",
+    "EvidenceBlob",
+    "ExceptionCase",
+    "FxRate",
+    "ImportBatch",
+    "MappingProfile",
+    "Match",
+    "MatchMember",
+    "MatchRule",
+    "MatchState",
+    "MatchStatus",
+    "ReasonCode",
+    "Record",
+    "RecordKind",
+    "RecordReference",
+    "Role",
+    "SavedFilter",
+    "Setting",
+    "Source",
+    "SourceKind",
+    "User",
+    "utcnow",
+]

@@ -1,0 +1,142 @@
+"""Users, sources (accounts), import batches, records and their reference tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, BigId, JsonType, Minor, UTCDateTime, utcnow
+
+
+class User(Base):
+    """A person using the workstation; roles gate bulk and admin actions."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16), default="clerk")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Source(Base):
+    """An account lines come from: a bank account, a PSP account or an order ledger."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # SourceKind
+    provider: Mapped[str | None] = mapped_column(String(32))  # stripe, adyen, paypal, bank...
+    account_number: Mapped[str | None] = mapped_column(String(64))  # IBAN, BAI2 account...
+    currency: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportBatch(Base):
+    """One imported file: what it was, who brought it in, and what it added."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(512))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    format: Mapped[str] = mapped_column(String(32))
+    imported_by: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="committed")  # BatchStatus
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_new: Mapped[int] = mapped_column(Integer, default=0)
+    rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    rows_problem: Mapped[int] = mapped_column(Integer, default=0)
+    masked_pans: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+
+class Record(Base):
+    """One statement or report line. Amount is signed minor units: + is money in for the holder."""
+
+    __tablename__ = "records"
+    __table_args__ = (
+        UniqueConstraint("source_id", "fingerprint", "occurrence"),
+        Index("ix_records_state_booked", "match_state", "booked_on", "id"),
+        Index("ix_records_source_booked", "source_id", "booked_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), index=True)
+    line_no: Mapped[int | None] = mapped_column(Integer)
+    external_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    fingerprint: Mapped[int] = mapped_column(BigInteger)  # see services.ingest.fingerprints
+    occurrence: Mapped[int] = mapped_column(Integer, default=1)
+    booked_on: Mapped[dt.date] = mapped_column(Date)
+    value_on: Mapped[dt.date | None] = mapped_column(Date)
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    amount_minor: Mapped[int] = mapped_column(Minor)
+    currency: Mapped[str] = mapped_column(String(3))
+    fee_minor: Mapped[int | None] = mapped_column(Minor)  # a cost, positive
+    net_minor: Mapped[int | None] = mapped_column(Minor)  # amount - fee, signed
+    orig_amount_minor: Mapped[int | None] = mapped_column(Minor)  # before FX
+    orig_currency: Mapped[str | None] = mapped_column(String(3))
+    direction: Mapped[str] = mapped_column(String(6))  # Direction
+    kind: Mapped[str] = mapped_column(String(24), index=True)  # RecordKind
+    counterparty: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    payout_ref: Mapped[str | None] = mapped_column(String(128), index=True)
+    match_state: Mapped[str] = mapped_column(String(12), default="unmatched")  # MatchState
+    raw: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+
+    source: Mapped[Source] = relationship(lazy="joined")
+    references: Mapped[list[RecordReference]] = relationship(
+        back_populates="record", cascade="all, delete-orphan"
+    )
+
+
+class RecordReference(Base):
+    """A normalised id-like token of a record (order number, charge id, payout id, e2e id...)."""
+
+    __tablename__ = "record_references"
+    __table_args__ = (Index("ix_record_references_value", "value", "record_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(128))
+
+    record: Mapped[Record] = relationship(back_populates="references")
+
+
+class MappingProfile(Base):
+    """A saved, named column mapping for tabular files the sniffers cannot place on their own."""
+
+    __tablename__ = "mapping_profiles"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Setting(Base):
+    """Team-wide settings (merchant name, tolerances); window state lives in QSettings."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[Any] = mapped_column(JsonType)

@@ -1,0 +1,1 @@
+"""Use cases (import, reconcile, queues, disputes, evidence, KPIs): Session in, reports out."""

@@ -1,0 +1,1 @@
+"""Everything Qt: windows, pages, dialogs, item models, delegates, charts and background tasks."""
