@@ -43,8 +43,9 @@ def test_dedupe_overlap_and_identical_lines(any_db: Database) -> None:
     with any_db.session() as s:
         r = store(s, first, file_name="a.sta", sha256="x1", actor="t")
         assert (r.new, r.duplicates) == (3, 0)  # two equal coffees are both kept
-    overlap = _result([_row(1, None, -350), _row(2, None, -350), _row(3, "R1", 1000),
-                       _row(4, "R2", 500, day=2)])
+    overlap = _result(
+        [_row(1, None, -350), _row(2, None, -350), _row(3, "R1", 1000), _row(4, "R2", 500, day=2)]
+    )
     with any_db.session() as s:
         r = store(s, overlap, file_name="b.sta", sha256="x2", actor="t")
         assert (r.new, r.duplicates) == (1, 3)
@@ -69,7 +70,9 @@ def test_pan_masked_everywhere(any_db: Database) -> None:
 
 def test_occurred_at_round_trips_utc(any_db: Database) -> None:
     row = _row(1, "T1", 100)
-    row["occurred_at"] = dt.datetime(2026, 10, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
+    row["occurred_at"] = dt.datetime(
+        2026, 10, 1, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=-8))
+    )
     with any_db.session() as s:
         store(s, _result([row]), file_name="t", sha256="t", actor="t")
     with any_db.session() as s:
