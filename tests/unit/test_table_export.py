@@ -1,4 +1,4 @@
-"""Table export: formula injection neutralised, real number/date cells, frozen header, autofilter."""
+"""Table export: formula injection neutralised, real number and date cells, frozen header."""
 
 from __future__ import annotations
 
