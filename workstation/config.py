@@ -28,6 +28,18 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("match.abs_tolerance_minor", int, 0, "Amount tolerance, minor units"),
         SettingSpec("match.pct_tolerance", str, "0", "Amount tolerance, percent (Decimal text)"),
         SettingSpec("evidence.max_file_bytes", int, 5 * 2**20, "Largest evidence file accepted"),
+        SettingSpec(
+            "disputes.fee",
+            str,
+            "15.00",
+            "Dispute fee assumed by the accept-or-fight hint, in the dispute's currency (Decimal)",
+        ),
+        SettingSpec(
+            "disputes.cover_letter",
+            str,
+            "",
+            "Cover letter template ($placeholders); empty uses resources/templates/cover_letter.txt",
+        ),
         SettingSpec("cases.due_days", int, 5, "Days to resolve a new exception case"),
     )
 }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 01:13:25.416863
+Create Date: 2026-11-23 01:23:44.378677
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.Column('rows_problem', sa.Integer(), nullable=False),
     sa.Column('masked_pans', sa.Integer(), nullable=False),
     sa.Column('report', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('content', sa.LargeBinary(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_batches'))
     )
     with op.batch_alter_table('import_batches', schema=None) as batch_op:
@@ -178,16 +179,31 @@ def upgrade() -> None:
     sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.ForeignKeyConstraint(['batch_id'], ['import_batches.id'], name=op.f('fk_records_batch_id_import_batches')),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], name=op.f('fk_records_source_id_sources')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_records')),
-    sa.UniqueConstraint('source_id', 'fingerprint', 'occurrence', name=op.f('uq_records_source_id_fingerprint_occurrence'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_records'))
     )
     with op.batch_alter_table('records', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_records_batch_id'), ['batch_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_records_external_id'), ['external_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_records_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_records_payout_ref'), ['payout_ref'], unique=False)
-        batch_op.create_index('ix_records_source_booked', ['source_id', 'booked_on'], unique=False)
         batch_op.create_index('ix_records_state_booked', ['match_state', 'booked_on', 'id'], unique=False)
+        batch_op.create_index('uq_records_source_fp', ['source_id', 'fingerprint', 'occurrence'], unique=True)
+
+    op.create_table('kpi_rollups',
+    sa.Column('batch_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('source_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('booked_on', sa.Date(), nullable=False),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('method', sa.String(length=32), nullable=False),
+    sa.Column('payout_ref', sa.String(length=128), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('abs_minor', sa.BigInteger(), nullable=False),
+    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
+    sa.Column('fee_minor', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['batch_id'], ['import_batches.id'], name=op.f('fk_kpi_rollups_batch_id_import_batches'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('batch_id', 'source_id', 'booked_on', 'kind', 'currency', 'method', 'payout_ref', name=op.f('pk_kpi_rollups'))
+    )
+    with op.batch_alter_table('kpi_rollups', schema=None) as batch_op:
+        batch_op.create_index('ix_kpi_rollups_booked', ['booked_on'], unique=False)
 
     op.create_table('disputes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -205,6 +221,10 @@ def upgrade() -> None:
     sa.Column('due_by', workstation.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('charge_ref', sa.String(length=128), nullable=True),
     sa.Column('order_ref', sa.String(length=128), nullable=True),
+    sa.Column('dispute_key', sa.String(length=128), nullable=True),
+    sa.Column('charge_key', sa.String(length=128), nullable=True),
+    sa.Column('order_key', sa.String(length=128), nullable=True),
+    sa.Column('psp_updated_at', workstation.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('charge_record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('order_record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('assignee_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
@@ -226,7 +246,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('disputes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_disputes_assignee_id'), ['assignee_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_disputes_charge_key'), ['charge_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_disputes_charge_ref'), ['charge_ref'], unique=False)
+        batch_op.create_index(batch_op.f('ix_disputes_dispute_key'), ['dispute_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_disputes_order_key'), ['order_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_disputes_order_ref'), ['order_ref'], unique=False)
         batch_op.create_index('ix_disputes_status_due', ['status', 'due_by'], unique=False)
 
@@ -271,16 +294,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_match_members_record_id'), ['record_id'], unique=False)
 
     op.create_table('record_references',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('value', sa.String(length=128), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['record_id'], ['records.id'], name=op.f('fk_record_references_record_id_records'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_record_references'))
+    sa.PrimaryKeyConstraint('record_id', 'value', name=op.f('pk_record_references')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('record_references', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_record_references_record_id'), ['record_id'], unique=False)
-        batch_op.create_index('ix_record_references_value', ['value', 'record_id'], unique=False)
+        batch_op.create_index('ix_record_references_value', ['value'], unique=False)
 
     op.create_table('case_notes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -358,6 +380,8 @@ def _audit_append_only() -> None:
         )
 
 
+
+
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS audit_events_no_update")
@@ -381,7 +405,6 @@ def downgrade() -> None:
     op.drop_table('case_notes')
     with op.batch_alter_table('record_references', schema=None) as batch_op:
         batch_op.drop_index('ix_record_references_value')
-        batch_op.drop_index(batch_op.f('ix_record_references_record_id'))
 
     op.drop_table('record_references')
     with op.batch_alter_table('match_members', schema=None) as batch_op:
@@ -397,16 +420,21 @@ def downgrade() -> None:
     with op.batch_alter_table('disputes', schema=None) as batch_op:
         batch_op.drop_index('ix_disputes_status_due')
         batch_op.drop_index(batch_op.f('ix_disputes_order_ref'))
+        batch_op.drop_index(batch_op.f('ix_disputes_order_key'))
+        batch_op.drop_index(batch_op.f('ix_disputes_dispute_key'))
         batch_op.drop_index(batch_op.f('ix_disputes_charge_ref'))
+        batch_op.drop_index(batch_op.f('ix_disputes_charge_key'))
         batch_op.drop_index(batch_op.f('ix_disputes_assignee_id'))
 
     op.drop_table('disputes')
+    with op.batch_alter_table('kpi_rollups', schema=None) as batch_op:
+        batch_op.drop_index('ix_kpi_rollups_booked')
+
+    op.drop_table('kpi_rollups')
     with op.batch_alter_table('records', schema=None) as batch_op:
+        batch_op.drop_index('uq_records_source_fp')
         batch_op.drop_index('ix_records_state_booked')
-        batch_op.drop_index('ix_records_source_booked')
         batch_op.drop_index(batch_op.f('ix_records_payout_ref'))
-        batch_op.drop_index(batch_op.f('ix_records_kind'))
-        batch_op.drop_index(batch_op.f('ix_records_external_id'))
         batch_op.drop_index(batch_op.f('ix_records_batch_id'))
 
     op.drop_table('records')

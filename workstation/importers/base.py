@@ -93,6 +93,10 @@ class ParseResult:
     checks: list[Problem] = field(default_factory=list)
     disputes: list[dict[str, Any]] = field(default_factory=list)
     rows_total: int | None = None
+    # False when the source's line ids are never quoted elsewhere (Stripe `txn_` balance
+    # transaction ids): they stay searchable on records.external_id but are not indexed as
+    # reference tokens, which keeps million-row imports fast.
+    tokenise_external_id: bool = True
 
 
 class Importer(Protocol):

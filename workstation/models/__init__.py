@@ -16,6 +16,7 @@ from .enums import (
     Role,
     SourceKind,
 )
+from .kpi import KpiRollup
 from .matching import (
     CaseNote,
     ExceptionCase,
@@ -43,6 +44,7 @@ __all__ = [
     "ExceptionCase",
     "FxRate",
     "ImportBatch",
+    "KpiRollup",
     "MappingProfile",
     "Match",
     "MatchMember",

@@ -12,9 +12,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -66,6 +66,9 @@ class ImportBatch(Base):
     rows_problem: Mapped[int] = mapped_column(Integer, default=0)
     masked_pans: Mapped[int] = mapped_column(Integer, default=0)
     report: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    # The file as imported (card numbers masked in text formats): the exact original of every
+    # record, addressed by its line_no. Deferred so listing batches never loads it.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class Record(Base):
@@ -73,16 +76,17 @@ class Record(Base):
 
     __tablename__ = "records"
     __table_args__ = (
-        UniqueConstraint("source_id", "fingerprint", "occurrence"),
+        # Dedupe key; also the covering index the dedupe lookup reads.
+        Index("uq_records_source_fp", "source_id", "fingerprint", "occurrence", unique=True),
         Index("ix_records_state_booked", "match_state", "booked_on", "id"),
-        Index("ix_records_source_booked", "source_id", "booked_on"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"), index=True)
     line_no: Mapped[int | None] = mapped_column(Integer)
-    external_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # Looked up through record_references (kind "id"), so no index of its own here.
+    external_id: Mapped[str | None] = mapped_column(String(128))
     fingerprint: Mapped[int] = mapped_column(BigInteger)  # see services.ingest.fingerprints
     occurrence: Mapped[int] = mapped_column(Integer, default=1)
     booked_on: Mapped[dt.date] = mapped_column(Date)
@@ -95,7 +99,7 @@ class Record(Base):
     orig_amount_minor: Mapped[int | None] = mapped_column(Minor)  # before FX
     orig_currency: Mapped[str | None] = mapped_column(String(3))
     direction: Mapped[str] = mapped_column(String(6))  # Direction
-    kind: Mapped[str] = mapped_column(String(24), index=True)  # RecordKind
+    kind: Mapped[str] = mapped_column(String(24))  # RecordKind
     counterparty: Mapped[str | None] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     payout_ref: Mapped[str | None] = mapped_column(String(128), index=True)
@@ -112,12 +116,18 @@ class RecordReference(Base):
     """A normalised id-like token of a record (order number, charge id, payout id, e2e id...)."""
 
     __tablename__ = "record_references"
-    __table_args__ = (Index("ix_record_references_value", "value", "record_id"),)
+    # Clustered on (record_id, value) so bulk inserts append in id order (no rowid table on
+    # SQLite); token lookups use the index on value.
+    __table_args__ = (
+        Index("ix_record_references_value", "value"),
+        {"sqlite_with_rowid": False},
+    )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    record_id: Mapped[int] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"), index=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[str] = mapped_column(String(128), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(String(128))
 
     record: Mapped[Record] = relationship(back_populates="references")
 

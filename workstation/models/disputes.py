@@ -59,6 +59,11 @@ class Dispute(Base):
     due_by: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     charge_ref: Mapped[str | None] = mapped_column(String(128), index=True)
     order_ref: Mapped[str | None] = mapped_column(String(128), index=True)
+    # Normalised forms (services.refs.normalise) of the ids above, joined to record_references.
+    dispute_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    charge_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    order_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    psp_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # newest PSP event
     charge_record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
     order_record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)

@@ -14,11 +14,14 @@ from sqlalchemy.orm import Session
 from ..errors import UserError
 from ..importers import registry
 from ..importers.base import ImportOptions, ParseResult, Problem, Progress
+from ..importers.text import decode, looks_binary
 from ..models import ImportBatch, MatchMember, Record, RecordReference
 from . import audit
 from .ingest import store
+from .pan import mask_text
 
 MAX_FILE_BYTES = 1 << 30  # 1 GiB: larger exports should be split by date range
+KEEP_ORIGINAL_BYTES = 32 << 20  # text files up to this size are kept with their batch
 
 
 @dataclass
@@ -157,6 +160,8 @@ def import_file(
         problems=result.problems,
         progress=progress,
     )
+    if not dry_run and stored.batch_id is not None:
+        _keep_original(session, stored.batch_id, data)
     preview = None
     if preview_rows and stored.new_frame is not None:
         preview = stored.new_frame.head(preview_rows)
@@ -195,3 +200,16 @@ def undo_batch(session: Session, batch_id: int, *, actor: str) -> int:
     session.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(status="undone"))
     audit.log(session, actor, "undo_import", "import_batch", batch_id, {"records": removed})
     return int(removed)
+
+
+def _keep_original(session: Session, batch_id: int, data: bytes) -> None:
+    """Keep a text file with its batch (card numbers masked); binary and huge files are not kept."""
+    if len(data) > KEEP_ORIGINAL_BYTES or looks_binary(data[:4096]):
+        return
+    text, encoding = decode(data)
+    masked, _ = mask_text(text)
+    session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch_id)
+        .values(content=masked.encode(encoding if encoding != "utf-16" else "utf-8"))
+    )

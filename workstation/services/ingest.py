@@ -1,36 +1,42 @@
 """Storing parsed lines: PAN masking, fingerprints, dedupe, references, one-transaction bulk insert.
 
 This is the single write path for imported and generated records. It works on whole columns
-(pandas) and writes with the driver's executemany on SQLite or COPY on PostgreSQL, because the ORM
-and even Core executemany are several times slower at a million rows (see PERFORMANCE.md).
-The caller owns the transaction: nothing here commits, so an error anywhere leaves no trace.
+(pandas/pyarrow compute, RE2 regexes in C++) and writes with the driver's executemany on SQLite or
+COPY on PostgreSQL (services.bulk), because per-row Python and ORM inserts are an order of magnitude
+slower at a million rows (PERFORMANCE.md). The caller owns the transaction: nothing here commits,
+so an error anywhere leaves no trace.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, select, text
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ..errors import UserError
 from ..importers.base import REQUIRED_COLUMNS, AccountInfo, ParseResult, Problem, Progress
-from ..models import ImportBatch, Record, Source
+from ..models import ImportBatch, Source
 from . import audit
-from .pan import mask_series
-from .refs import extract_series, normalise_series
+from .bulk import bulk_insert, deferred_indexes, reserve_ids, row_count_estimate
+from .pan import mask_text
 
 FINGERPRINT_VERSION = 1
-_HASH_KEY = "workstation-fp01"  # 16 bytes: pandas' hash key; fixed so fingerprints are stable
-_TEXT_COLUMNS = ("external_id", "counterparty", "description", "raw")
+_HASH_KEY = "workstation-fp01"  # pandas' 16-byte hash key; fixed so fingerprints are stable
+# Same shape as pan._CANDIDATE, without look-around (RE2): 13-19 digits not inside a longer run.
+_PAN_HINT = r"(?:^|[^0-9])[0-9](?:[ -]?[0-9]){12,18}(?:[^0-9]|$)"
+_MIN_TOKEN = 4
+# Large inserts rebuild indexes once instead of maintaining them row by row.
+_DEFER_INDEXES_AT = 50_000
 
-_RECORD_INSERT_COLUMNS = (
+_RECORD_COLUMNS = (
     "id",
     "source_id",
     "batch_id",
@@ -55,6 +61,7 @@ _RECORD_INSERT_COLUMNS = (
     "match_state",
     "raw",
 )
+_TEXT_COLUMNS = ("external_id", "counterparty", "description", "raw")
 
 
 @dataclass
@@ -109,20 +116,60 @@ def resolve_sources(
     return out
 
 
-def fingerprints(df: pd.DataFrame) -> pd.Series:
-    """64-bit fingerprint of account, bank reference, date, amount and direction (vectorised)."""
-    ref = df["bank_ref"].where(df["bank_ref"].notna(), df["external_id"])
-    key = pd.DataFrame(
-        {
-            "s": df["source_id"].astype("int64"),
-            "r": ref.astype("string").fillna("").str.strip(),
-            "d": df["booked_on"].astype("string"),
-            "a": df["amount_minor"].astype("int64"),
-            "c": df["currency"].astype("string"),
-        }
-    )
-    hashed = pd.util.hash_pandas_object(key, index=False, hash_key=_HASH_KEY, categorize=False)
-    return pd.Series(hashed.to_numpy().view(np.int64), index=df.index)
+# --- column conversions (vectorised) -------------------------------------------------------
+
+
+def _strings(values: pd.Series) -> pa.Array:
+    """A pandas column as an arrow string array (None for nulls)."""
+    if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(values.dtype.pyarrow_dtype):
+        return pa.array(values)
+    try:
+        return pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed types: numbers in an id column
+        return pa.array(
+            values.where(values.notna(), None).map(lambda v: v if v is None else str(v)),
+            type=pa.string(),
+        )
+
+
+def _iso_dates(values: pd.Series) -> np.ndarray:
+    """'YYYY-MM-DD' strings (object array, None for nulls) from dates, datetimes or text."""
+    days = pd.to_datetime(values, errors="raise").to_numpy(dtype="datetime64[D]")
+    out = np.datetime_as_string(days, unit="D").astype(object)
+    out[np.isnat(days)] = None
+    return out
+
+
+def _utc_texts(values: pd.Series, suffix: str) -> list[str | None]:
+    """UTC timestamps as text for the driver; SQLite keeps naive UTC text like UTCDateTime."""
+    if values.isna().all():
+        return [None] * len(values)
+    ts = pd.to_datetime(values, utc=True, errors="raise")
+    naive = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    text_vals = np.datetime_as_string(naive, unit="us").astype(object)
+    text_vals = np.char.replace(text_vals.astype(str), "T", " ").astype(object) + suffix
+    text_vals[np.isnat(naive)] = None
+    return list(text_vals)
+
+
+def _ints(values: pd.Series) -> list[int | None]:
+    if values.dtype.kind in "iu":
+        return values.tolist()
+    return pa.array(values, type=pa.int64(), from_pandas=True).to_pylist()
+
+
+def _raw_texts(values: pd.Series) -> pd.Series:
+    """`raw` as JSON text (importers of big files pass text already)."""
+    if values.dtype == object and values.map(lambda v: isinstance(v, dict | list)).any():
+        return values.map(
+            lambda v: (
+                json.dumps(v, default=str, ensure_ascii=False) if isinstance(v, dict | list) else v
+            )
+        )
+    return values
+
+
+# --- steps ---------------------------------------------------------------------------------
 
 
 def _normalise_frame(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
@@ -135,8 +182,8 @@ def _normalise_frame(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
         if bad.any():
             line = df.loc[bad.idxmax(), "line_no"]
             raise UserError("value is missing", file=file_name, line=int(line), field=col)
-    df["currency"] = df["currency"].astype("string").str.upper()
-    bad_cur = ~df["currency"].str.fullmatch(r"[A-Z]{3}", na=False)
+    cur = df["currency"].astype("string").str.upper()
+    bad_cur = ~cur.str.fullmatch(r"[A-Z]{3}", na=False)
     if bad_cur.any():
         i = bad_cur.idxmax()
         raise UserError(
@@ -145,183 +192,195 @@ def _normalise_frame(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
             line=int(df.loc[i, "line_no"]),
             field="currency",
         )
+    df["currency"] = cur.astype(object)
     df["amount_minor"] = df["amount_minor"].astype("int64")
-    df["direction"] = np.where(df["amount_minor"] >= 0, "credit", "debit")
+    df["direction"] = np.where(df["amount_minor"].to_numpy() >= 0, "credit", "debit")
+    df["raw"] = _raw_texts(df["raw"])
     return df
 
 
 def _mask_pans(df: pd.DataFrame) -> int:
+    """Mask card numbers in every text column; a C++ regex pre-filter keeps this vectorised."""
     total = 0
-    cols = [c for c in df.columns if c in _TEXT_COLUMNS or c.startswith("ref_")]
-    for col in cols:
-        if col == "raw" and df[col].map(lambda v: isinstance(v, dict)).any():
-            df[col] = df[col].map(
-                lambda v: (
-                    json.dumps(v, default=str, ensure_ascii=False) if isinstance(v, dict) else v
-                )
-            )
-        masked, n = mask_series(df[col])
-        if n:
-            df[col] = masked
-            total += n
+    for col in [c for c in df.columns if c in _TEXT_COLUMNS or c.startswith("ref_")]:
+        arr = _strings(df[col])
+        hits = pc.fill_null(pc.match_substring_regex(arr, _PAN_HINT), False)
+        if not pc.any(hits).as_py():
+            continue
+        idx = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
+        values = df[col].astype(object).copy()
+        for i in idx:
+            masked, n = mask_text(str(values.iat[i]))
+            if n:
+                values.iat[i] = masked
+                total += n
+        df[col] = values
     return total
 
 
-def _existing_keys(session: Session, df: pd.DataFrame) -> set[tuple[int, int, int]]:
-    keys: set[tuple[int, int, int]] = set()
-    for source_id, part in df.groupby("source_id"):
-        lo, hi = part["booked_on"].min(), part["booked_on"].max()
-        rows = session.execute(
-            select(Record.source_id, Record.fingerprint, Record.occurrence).where(
-                Record.source_id == int(source_id),  # type: ignore[call-overload]
-                Record.booked_on.between(lo, hi),
-            )
-        )
-        keys.update((int(s), int(f), int(o)) for s, f, o in rows)
-    return keys
+def fingerprints(df: pd.DataFrame) -> pd.Series:
+    """64-bit fingerprint of account, bank reference, date, amount (sign = direction), currency."""
+    ref = df["bank_ref"].where(df["bank_ref"].notna(), df["external_id"])
+    key = pd.DataFrame(
+        {
+            "s": df["source_id"].astype("int64"),
+            "r": pd.Series(pc.utf8_trim_whitespace(_strings(ref)).to_pylist()).fillna(""),
+            "d": df["_booked"],
+            "a": df["amount_minor"].astype("int64"),
+            "c": df["currency"],
+        }
+    )
+    hashed = pd.util.hash_pandas_object(key, index=False, hash_key=_HASH_KEY, categorize=False)
+    return pd.Series(hashed.to_numpy().view(np.int64), index=df.index)
 
 
-def _date_text(values: pd.Series) -> list[str | None]:
-    return [v.isoformat() if v is not None and not pd.isna(v) else None for v in values]
+def _duplicates(session: Session, df: pd.DataFrame) -> np.ndarray:
+    """Mask of rows whose (source, fingerprint, occurrence) is already stored."""
+    conn = session.connection()
+    found = []
+    for source_id in df["source_id"].unique():
+        rows = conn.execute(
+            text("SELECT fingerprint, occurrence FROM records WHERE source_id = :s"),
+            {"s": int(source_id)},
+        ).all()
+        if rows:
+            part = pd.DataFrame(rows, columns=["fingerprint", "occurrence"])
+            part["source_id"] = int(source_id)
+            found.append(part)
+    if not found:
+        return np.zeros(len(df), dtype=bool)
+    existing = pd.concat(found, ignore_index=True).astype("int64")
+    keys = df[["source_id", "fingerprint", "occurrence"]].astype("int64")
+    merged = keys.merge(
+        existing, how="left", on=["source_id", "fingerprint", "occurrence"], indicator=True
+    )
+    return (merged["_merge"] == "both").to_numpy()
 
 
-def _datetime_text(values: pd.Series, suffix: str) -> list[str | None]:
-    out: list[str | None] = []
-    for v in values:
-        if v is None or pd.isna(v):
-            out.append(None)
-        else:
-            utc = v.astimezone(dt.UTC) if v.tzinfo else v
-            out.append(utc.strftime("%Y-%m-%d %H:%M:%S.%f") + suffix)
-    return out
-
-
-def _nullable_int(values: pd.Series) -> list[int | None]:
-    return [None if pd.isna(v) else int(v) for v in values]
-
-
-def _nullable_str(values: pd.Series) -> list[str | None]:
-    return [
-        None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in values
-    ]
-
-
-def _raw_json(values: pd.Series) -> list[str | None]:
-    out: list[str | None] = []
-    for v in values:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            out.append(None)
-        elif isinstance(v, str):
-            out.append(v)
-        else:
-            out.append(json.dumps(v, default=str, ensure_ascii=False))
-    return out
-
-
-def _record_rows(df: pd.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
+def _record_rows(df: pd.DataFrame, dialect: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     # SQLite keeps UTC as naive text (as UTCDateTime does); PostgreSQL gets an explicit offset.
     tz_suffix = "+00:00" if dialect == "postgresql" else ""
-    cols: dict[str, Sequence[Any]] = {
+    n = len(df)
+
+    def texts(col: str) -> list[Any]:
+        return _strings(df[col]).to_pylist()
+
+    cols: dict[str, list[Any]] = {
         "id": df["id"].tolist(),
         "source_id": df["source_id"].tolist(),
         "batch_id": df["batch_id"].tolist(),
-        "line_no": _nullable_int(df["line_no"]),
-        "external_id": _nullable_str(df["external_id"]),
+        "line_no": _ints(df["line_no"]),
+        "external_id": texts("external_id"),
         "fingerprint": df["fingerprint"].tolist(),
         "occurrence": df["occurrence"].tolist(),
-        "booked_on": _date_text(df["booked_on"]),
-        "value_on": _date_text(df["value_on"]),
-        "occurred_at": _datetime_text(df["occurred_at"], tz_suffix),
+        "booked_on": df["_booked"].tolist(),
+        "value_on": list(_iso_dates(df["value_on"]))
+        if df["value_on"].notna().any()
+        else [None] * n,
+        "occurred_at": _utc_texts(df["occurred_at"], tz_suffix),
         "amount_minor": df["amount_minor"].tolist(),
         "currency": df["currency"].tolist(),
-        "fee_minor": _nullable_int(df["fee_minor"]),
-        "net_minor": _nullable_int(df["net_minor"]),
-        "orig_amount_minor": _nullable_int(df["orig_amount_minor"]),
-        "orig_currency": _nullable_str(df["orig_currency"]),
+        "fee_minor": _ints(df["fee_minor"]),
+        "net_minor": _ints(df["net_minor"]),
+        "orig_amount_minor": _ints(df["orig_amount_minor"]),
+        "orig_currency": texts("orig_currency"),
         "direction": df["direction"].tolist(),
-        "kind": df["kind"].astype(str).tolist(),
-        "counterparty": _nullable_str(df["counterparty"]),
-        "description": _nullable_str(df["description"]),
-        "payout_ref": _nullable_str(df["payout_ref"]),
-        "match_state": ["unmatched"] * len(df),
-        "raw": _raw_json(df["raw"]),
+        "kind": texts("kind"),
+        "counterparty": texts("counterparty"),
+        "description": texts("description"),
+        "payout_ref": texts("payout_ref"),
+        "match_state": ["unmatched"] * n,
+        "raw": texts("raw"),
     }
-    return list(zip(*(cols[c] for c in _RECORD_INSERT_COLUMNS), strict=True))
+    # Columns null in every row are left to their default: fewer bound parameters per row.
+    used = [c for c in _RECORD_COLUMNS if any(v is not None for v in cols[c])]
+    return used, list(zip(*(cols[c] for c in used), strict=True))
 
 
-def _bulk_insert(session: Session, table: str, columns: Sequence[str], rows: list[Any]) -> None:
-    """Driver-level executemany (SQLite) / COPY (PostgreSQL) inside the session's transaction."""
-    if not rows:
-        return
-    conn = session.connection()
-    dialect = conn.dialect.name
-    raw = conn.connection.driver_connection
-    if dialect == "sqlite":
-        marks = ",".join("?" * len(columns))
-        cur = raw.cursor()  # type: ignore[union-attr]
-        cur.executemany(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", rows)
-        cur.close()
-    elif dialect == "postgresql":
-        sql = f"COPY {table} ({','.join(columns)}) FROM STDIN"
-        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
-    else:  # any other SQLAlchemy backend: portable Core executemany
-        from ..models import Base
-
-        tbl = Base.metadata.tables[table]
-        conn.execute(insert(tbl), [dict(zip(columns, r, strict=True)) for r in rows])
+def normalise_tokens(tokens: pa.Array) -> pa.Array:
+    """Vectorised `services.refs.normalise`: upper case, alphanumerics only, no leading zeros."""
+    t = pc.utf8_upper(tokens)
+    for ch in ("_", "-"):  # by far the most common separators: cheap literal replaces
+        t = pc.replace_substring(t, ch, "")
+    odd = pc.fill_null(pc.match_substring_regex(t, r"[^0-9A-Z]"), False)
+    if pc.any(odd).as_py():  # the regex runs only on the few tokens that need it
+        fixed = pc.replace_substring_regex(pc.filter(t, odd), r"[^0-9A-Z]+", "")
+        t = pc.replace_with_mask(t, odd, fixed)
+    digits = pc.fill_null(pc.match_substring_regex(t, r"^[0-9]+$"), False)
+    if pc.any(digits).as_py():
+        t = pc.replace_with_mask(t, digits, pc.utf8_ltrim(pc.filter(t, digits), characters="0"))
+    return t
 
 
-def _reserve_ids(session: Session, table: str, count: int) -> int:
-    """First id of a block of `count` explicit ids (the caller holds the write lock)."""
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
-        start = int(
-            conn.execute(text(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")).scalar_one()
-        )
-        seq = conn.execute(text(f"SELECT pg_get_serial_sequence('{table}', 'id')")).scalar_one()
-        if seq:
-            conn.execute(text("SELECT setval(:s, :v)"), {"s": seq, "v": start + count})
-        return start
-    return int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")).scalar_one())
+def _text_tokens(values: pa.Array, ids: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Id-like tokens of free text: words of >= 6 characters holding a digit."""
+    words = pc.split_pattern(pc.fill_null(values, ""), " ")
+    flat = pc.list_flatten(words)
+    parents = pc.list_parent_indices(words)
+    flat = pc.utf8_trim(flat, characters=",.;:()[]{}'\"<>")
+    keep = pc.and_(
+        pc.greater_equal(pc.utf8_length(flat), 6), pc.match_substring_regex(flat, r"[0-9]")
+    )
+    return pc.filter(flat, keep), pc.take(ids, pc.filter(parents, keep))
 
 
-def _reference_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Long frame (record_id, kind, value) of normalised tokens, one row per distinct token."""
-    parts: list[pd.DataFrame] = []
-    ref_cols = [c for c in df.columns if c.startswith("ref_")]
-    explicit = [("external_id", "id"), ("payout_ref", "payout")] + [(c, c[4:]) for c in ref_cols]
+def reference_rows(df: pd.DataFrame, *, with_external_id: bool = True) -> pd.DataFrame:
+    """Frame (value, record_id, kind) of normalised tokens, one row per distinct token a record.
+
+    Sources, in priority order for the token's kind: the external id, `ref_<kind>` columns, the
+    payout id of payout lines, then id-like words of the description and counterparty.
+    """
+    ids = pa.array(df["id"].to_numpy(), type=pa.int64())
+    segments: list[tuple[str, pa.Array, pa.Array]] = []
+    explicit = [("external_id", "id")] if with_external_id else []
+    explicit += [(c, c[4:]) for c in df.columns if c.startswith("ref_")]
     for col, kind in explicit:
-        vals = df[col]
-        mask = vals.notna()
-        if not mask.any():
-            continue
-        parts.append(
-            pd.DataFrame(
-                {"record_id": df.loc[mask, "id"].to_numpy(), "kind": kind, "raw": vals[mask]}
-            )
+        arr = _strings(df[col])
+        valid = pc.is_valid(arr)
+        segments.append((kind, pc.filter(arr, valid), pc.filter(ids, valid)))
+    payouts = pc.fill_null(pc.equal(_strings(df["kind"]), "payout"), False)
+    if pc.any(payouts).as_py():
+        arr = pc.filter(_strings(df["payout_ref"]), payouts)
+        valid = pc.is_valid(arr)
+        segments.append(
+            ("payout", pc.filter(arr, valid), pc.filter(pc.filter(ids, payouts), valid))
         )
+    # Free text is scanned where the line has no order reference of its own (bank lines,
+    # unstructured exports); structured PSP lines already name their ids in columns.
+    scan = pc.is_null(_strings(df["ref_order"])) if "ref_order" in df.columns else None
     for col in ("description", "counterparty"):
-        found = extract_series(df[col])
-        if not found.empty:
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "record_id": df.loc[found["row"].to_numpy(), "id"].to_numpy(),
-                        "kind": "text",
-                        "raw": found["token"].to_numpy(),
-                    }
-                )
-            )
-    if not parts:
-        return pd.DataFrame(columns=["record_id", "kind", "value"])
-    refs = pd.concat(parts, ignore_index=True)
-    refs["value"] = normalise_series(refs["raw"]).str.slice(0, 128)
-    refs = refs[refs["value"].str.len().fillna(0) >= 4]
-    refs = refs.drop_duplicates(["record_id", "value"])
-    return refs[["record_id", "kind", "value"]]
+        texts = _strings(df[col])
+        if scan is not None:
+            texts = pc.if_else(scan, texts, pa.scalar(None, pa.string()))
+        toks, owners = _text_tokens(texts, ids)
+        segments.append(("text", toks, owners))
+    kind_names = np.asarray([k for k, _, _ in segments], dtype=object)
+    values = normalise_tokens(pa.concat_arrays([v.cast(pa.string()) for _, v, _ in segments]))
+    values = pc.utf8_slice_codeunits(values, 0, 128)
+    record_ids = pa.concat_arrays([r for _, _, r in segments]).to_numpy()
+    codes = np.concatenate(
+        [np.full(len(v), i, dtype=np.int16) for i, (_, v, _) in enumerate(segments)]
+    )
+    keep = pc.fill_null(pc.greater_equal(pc.utf8_length(values), _MIN_TOKEN), False)
+    values = pc.filter(values, keep)
+    mask = keep.to_numpy(zero_copy_only=False)
+    record_ids, codes = record_ids[mask], codes[mask]
+    # One row per (record, token), in record order; for a repeated token the lowest segment code
+    # wins, so explicit columns name the kind before free text does.
+    encoded = pc.dictionary_encode(values)
+    token_idx = encoded.indices.to_numpy(zero_copy_only=False)
+    order = np.lexsort((codes, token_idx, record_ids))
+    rid_sorted, tok_sorted = record_ids[order], token_idx[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (rid_sorted[1:] != rid_sorted[:-1]) | (tok_sorted[1:] != tok_sorted[:-1])
+    chosen = order[first]
+    return pd.DataFrame(
+        {
+            "value": pc.take(encoded.dictionary, pa.array(token_idx[chosen])).to_pylist(),
+            "record_id": record_ids[chosen],
+            "kind": kind_names[codes[chosen]],
+        }
+    )
 
 
 def store(
@@ -352,9 +411,9 @@ def store(
     Returns:
         counts and the new batch id.
     """
-    df = result.records.copy()
+    df = result.records.copy(deep=False)
     total = len(df)
-    _report(progress, 0, 4, "Checking lines")
+    _report(progress, 0, 5, "Checking lines")
     sources = resolve_sources(session, result.accounts, forced_account)
     accounts = sorted({s.name for s in sources.values()})
     if total == 0:
@@ -365,44 +424,33 @@ def store(
     if unknown:
         raise UserError(f"lines refer to unknown account(s) {sorted(unknown)}", file=file_name)
     df["source_id"] = df["account"].map({k: s.id for k, s in sources.items()}).astype("int64")
+    df["_booked"] = _iso_dates(df["booked_on"])
+    _report(progress, 1, 5, "Masking card numbers")
     masked = _mask_pans(df)
-    _report(progress, 1, 4, "Finding duplicates")
+    _report(progress, 2, 5, "Finding duplicates")
     df["fingerprint"] = fingerprints(df)
-    df["occurrence"] = df.groupby(["source_id", "fingerprint"]).cumcount() + 1
-    existing = _existing_keys(session, df)
-    if existing:
-        keys = list(zip(df["source_id"], df["fingerprint"], df["occurrence"], strict=True))
-        dup = np.fromiter((k in existing for k in keys), dtype=bool, count=len(keys))
-    else:
-        dup = np.zeros(len(df), dtype=bool)
-    new = df[~dup].copy()
+    df["occurrence"] = df.groupby(["source_id", "fingerprint"], sort=False).cumcount() + 1
+    dup = _duplicates(session, df)
+    new = df[~dup].copy() if dup.any() else df
     duplicates = int(dup.sum())
-    _report(progress, 2, 4, "Storing lines")
     batch = _new_batch(
         session, result, file_name, sha256, actor, total, len(new), duplicates, problems
     )
     batch.masked_pans = masked
     if dry_run or new.empty:
         return StoreResult(batch.id, total, len(new), duplicates, masked, accounts, new)
-    first = _reserve_ids(session, "records", len(new))
-    new["id"] = np.arange(first, first + len(new), dtype=np.int64)
-    new["batch_id"] = batch.id
+    _report(progress, 3, 5, "Storing lines")
     dialect = session.connection().dialect.name
-    _bulk_insert(session, "records", _RECORD_INSERT_COLUMNS, _record_rows(new, dialect))
-    _report(progress, 3, 4, "Indexing references")
-    refs = _reference_rows(new)
-    if not refs.empty:
-        rfirst = _reserve_ids(session, "record_references", len(refs))
-        ref_rows = list(
-            zip(
-                range(rfirst, rfirst + len(refs)),
-                refs["record_id"].astype("int64").tolist(),
-                refs["kind"].tolist(),
-                refs["value"].tolist(),
-                strict=True,
-            )
-        )
-        _bulk_insert(session, "record_references", ("id", "record_id", "kind", "value"), ref_rows)
+    big = len(new) >= _DEFER_INDEXES_AT and len(new) * 2 >= row_count_estimate(session, "records")
+    with deferred_indexes(session, ("records", "record_references"), enabled=big):
+        first = reserve_ids(session, "records", len(new))
+        new["id"] = np.arange(first, first + len(new), dtype=np.int64)
+        new["batch_id"] = batch.id
+        columns, rows = _record_rows(new, dialect)
+        bulk_insert(session, "records", columns, rows)
+        del rows
+        _report(progress, 4, 5, "Indexing references")
+        _insert_references(session, new, result.tokenise_external_id)
     audit.log(
         session,
         actor,
@@ -411,8 +459,18 @@ def store(
         batch.id,
         {"file": file_name, "format": result.format, "new": len(new), "duplicates": duplicates},
     )
-    _report(progress, 4, 4, "Done")
+    _report(progress, 5, 5, "Done")
     return StoreResult(batch.id, total, len(new), duplicates, masked, accounts, new)
+
+
+def _insert_references(session: Session, new: pd.DataFrame, with_external_id: bool) -> None:
+    refs = reference_rows(new, with_external_id=with_external_id)
+    if refs.empty:
+        return
+    rows = list(
+        zip(refs["value"].tolist(), refs["record_id"].tolist(), refs["kind"].tolist(), strict=True)
+    )
+    bulk_insert(session, "record_references", ("value", "record_id", "kind"), rows)
 
 
 def _new_batch(
@@ -445,9 +503,3 @@ def _new_batch(
     session.add(batch)
     session.flush()
     return batch
-
-
-def check_cancel(progress: Progress | None) -> None:
-    """Give a progress callback the chance to raise `Cancelled` between steps."""
-    if progress is not None:
-        progress(0, 0, "")
