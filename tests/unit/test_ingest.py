@@ -92,3 +92,18 @@ def test_luhn() -> None:
     assert mask_text("no digits")[1] == 0
     assert mask_text("iban DE89370400440532013000")[1] == 0  # not Luhn-valid 13-19 run
     assert pd.isna(pd.NA)
+
+
+def test_zero_runs_and_exempt_psp_references(db: Database) -> None:
+    assert mask_text("ref 0000000000000000")[1] == 0  # Luhn-valid, but no card starts with 0
+    psp_ref = "4111111111111111"  # Luhn-valid and Visa-shaped: as an Adyen PSP reference
+    row = _row(1, psp_ref, 100, desc=f"psp {psp_ref}; card 5555 5555 5555 4444")
+    res = _result([row])
+    res.pan_exempt_columns = ("external_id",)
+    with db.session() as s:
+        r = store(s, res, file_name="adyen.csv", sha256="e", actor="t")
+        assert r.masked_pans == 2  # the card in description and raw, not the PSP reference
+    with db.session() as s:
+        rec = s.scalars(select(Record)).one()
+        assert rec.external_id == psp_ref and psp_ref in (rec.description or "")
+        assert "555555******4444" in (rec.description or "")

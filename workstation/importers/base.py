@@ -97,6 +97,10 @@ class ParseResult:
     # transaction ids): they stay searchable on records.external_id but are not indexed as
     # reference tokens, which keeps million-row imports fast.
     tokenise_external_id: bool = True
+    # Columns holding ids the PSP itself assigns in a numeric shape that can pass Luhn (Adyen's
+    # 16-digit PSP references). They are never card numbers, so they are not masked, and the
+    # same values are left alone where they recur in `raw` or the description of that line.
+    pan_exempt_columns: tuple[str, ...] = ()
 
 
 class Importer(Protocol):

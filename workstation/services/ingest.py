@@ -10,6 +10,7 @@ so an error anywhere leaves no trace.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -199,10 +200,11 @@ def _normalise_frame(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
     return df
 
 
-def _mask_pans(df: pd.DataFrame) -> int:
+def _mask_pans(df: pd.DataFrame, exempt: tuple[str, ...] = ()) -> int:
     """Mask card numbers in every text column; a C++ regex pre-filter keeps this vectorised."""
     total = 0
-    for col in [c for c in df.columns if c in _TEXT_COLUMNS or c.startswith("ref_")]:
+    columns = [c for c in df.columns if c in _TEXT_COLUMNS or c.startswith("ref_")]
+    for col in [c for c in columns if c not in exempt]:
         arr = _strings(df[col])
         hits = pc.fill_null(pc.match_substring_regex(arr, _PAN_HINT), False)
         if not pc.any(hits).as_py():
@@ -210,7 +212,10 @@ def _mask_pans(df: pd.DataFrame) -> int:
         idx = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
         values = df[col].astype(object).copy()
         for i in idx:
-            masked, n = mask_text(str(values.iat[i]))
+            keep = frozenset(
+                str(df[e].iat[i]) for e in exempt if e in df.columns and pd.notna(df[e].iat[i])
+            )
+            masked, n = mask_text(str(values.iat[i]), keep)
             if n:
                 values.iat[i] = masked
                 total += n
@@ -333,7 +338,8 @@ def reference_rows(df: pd.DataFrame, *, with_external_id: bool = True) -> pd.Dat
     ids = pa.array(df["id"].to_numpy(), type=pa.int64())
     segments: list[tuple[str, pa.Array, pa.Array]] = []
     explicit = [("external_id", "id")] if with_external_id else []
-    explicit += [(c, c[4:]) for c in df.columns if c.startswith("ref_")]
+    # ref_e2e, ref_e2e_2, ... (several ids of one kind on a line) all have the kind "e2e"
+    explicit += [(c, re.sub(r"_\d+$", "", c[4:])) for c in df.columns if c.startswith("ref_")]
     for col, kind in explicit:
         arr = _strings(df[col])
         valid = pc.is_valid(arr)
@@ -426,7 +432,7 @@ def store(
     df["source_id"] = df["account"].map({k: s.id for k, s in sources.items()}).astype("int64")
     df["_booked"] = _iso_dates(df["booked_on"])
     _report(progress, 1, 5, "Masking card numbers")
-    masked = _mask_pans(df)
+    masked = _mask_pans(df, result.pan_exempt_columns)
     _report(progress, 2, 5, "Finding duplicates")
     df["fingerprint"] = fingerprints(df)
     df["occurrence"] = df.groupby(["source_id", "fingerprint"], sort=False).cumcount() + 1

@@ -28,15 +28,26 @@ def _mask_digits(digits: str) -> str:
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
 
-def mask_text(text: str) -> tuple[str, int]:
-    """Mask every PAN-like, Luhn-valid run in `text`; returns (masked text, number masked)."""
+def is_pan(digits: str) -> bool:
+    """13-19 digits, Luhn-valid, not starting with 0 (no card scheme issues MII 0 numbers)."""
+    return 13 <= len(digits) <= 19 and digits[0] != "0" and luhn_ok(digits)
+
+
+def mask_text(text: str, keep: frozenset[str] = frozenset()) -> tuple[str, int]:
+    """Mask every PAN-like, Luhn-valid run in `text`; returns (masked text, number masked).
+
+    Args:
+        text: any text.
+        keep: digit strings that are known not to be card numbers (a PSP's own 16-digit
+            payment references on the same line), left as they are.
+    """
     count = 0
 
     def repl(m: re.Match[str]) -> str:
         nonlocal count
         raw = m.group(0)
         digits = re.sub(r"[ -]", "", raw)
-        if 13 <= len(digits) <= 19 and luhn_ok(digits):
+        if digits not in keep and is_pan(digits):
             count += 1
             return _mask_digits(digits)
         return raw

@@ -1,0 +1,487 @@
+"""ISO 20022 camt.052 / camt.053 / camt.054 bank statements, reports and notifications.
+
+Read with lxml by local name, so every version (.02 to .13) and any namespace prefix works. The
+parser never expands entities or fetches anything, and a document with a DOCTYPE is refused: bank
+statements have none, XML bombs and external-entity attacks need one. One record per booked entry
+(`Ntry`, the line on the bank statement); the references of all its transaction details (`TxDtls`)
+become reference tokens, so a batch booking can be matched to each of its payments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from ..errors import UserError
+from ..money import to_minor
+from .bankcommon import (
+    account_number,
+    add_refs,
+    balance_problem,
+    bank_kind,
+    clean_ref,
+    clean_text,
+)
+from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress, frame_from_rows
+
+# Message element -> (statement element, message name).
+_MESSAGES = {
+    "BkToCstmrStmt": ("Stmt", "camt.053"),
+    "BkToCstmrAcctRpt": ("Rpt", "camt.052"),
+    "BkToCstmrDbtCdtNtfctn": ("Ntfctn", "camt.054"),
+}
+_DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_AMOUNT = re.compile(r"^[0-9]{1,18}(\.[0-9]{1,10})?$")
+_OPENING = ("OPBD", "PRCD")
+_CLOSING = ("CLBD",)
+# Transaction-detail references worth matching on, with the token kind they are stored as.
+_TX_REFS = (
+    ("Refs/EndToEndId", "e2e"),
+    ("Refs/UETR", "uetr"),
+    ("Refs/InstrId", "instr"),
+    ("Refs/TxId", "txid"),
+    ("Refs/AcctSvcrRef", "svcr"),
+    ("Refs/PmtInfId", "pmtinf"),
+    ("Refs/MsgId", "msgid"),
+    ("Refs/MndtId", "mandate"),
+    ("Refs/ChqNb", "cheque"),
+    ("Refs/ClrSysRef", "clrsys"),
+    ("Refs/Prtry/Ref", "prtry"),
+    ("RmtInf/Strd/CdtrRefInf/Ref", "cref"),
+    ("RmtInf/Strd/RfrdDocInf/Nb", "doc"),
+)
+
+
+@dataclass
+class _Statement:
+    """Context of one Stmt/Rpt/Ntfctn while its entries are read."""
+
+    ident: str | None
+    account: str
+    created: dt.date | None
+
+
+def _parse_xml(data: bytes, file: str) -> Any:
+    found = _DOCTYPE.search(data)
+    if found:
+        line = data.count(b"\n", 0, found.start()) + 1
+        raise UserError(
+            "the XML declares a DOCTYPE or entities; bank statements never do, so the file is "
+            "refused (it could be an XML bomb or an external-entity attack)",
+            file=file,
+            line=line,
+        )
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        huge_tree=False,
+        load_dtd=False,
+        dtd_validation=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise UserError(
+            f"not well-formed XML ({exc.msg}); the file is damaged or truncated",
+            file=file,
+            line=exc.lineno,
+        ) from exc
+    if root.getroottree().docinfo.internalDTD is not None:  # e.g. a UTF-16 DOCTYPE
+        raise UserError("the XML declares a DOCTYPE; refused", file=file, line=1)
+    for el in root.iter():
+        if isinstance(el.tag, str) and "}" in el.tag:
+            el.tag = el.tag.rsplit("}", 1)[1]
+    return root
+
+
+def _text(el: Any, path: str) -> str | None:
+    found = el.find(path)
+    if found is None or found.text is None:
+        return None
+    return found.text.strip() or None
+
+
+def _texts(el: Any, path: str) -> list[str]:
+    return [f.text.strip() for f in el.iterfind(path) if f.text and f.text.strip()]
+
+
+def _creation_date(text: str | None) -> dt.date | None:
+    """Date of a CreDtTm as written (only a fallback for entries without any date)."""
+    try:
+        return dt.datetime.fromisoformat(text).date() if text else None
+    except ValueError:
+        return None
+
+
+class _Reader:
+    """Walks one camt document and collects rows, accounts and problems."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.rows: list[dict[str, Any]] = []
+        self.accounts: dict[str, AccountInfo] = {}
+        self.problems: list[Problem] = []
+        self.checks: list[Problem] = []
+
+    # -- values -------------------------------------------------------------------------------
+
+    def amount(self, el: Any, field: str) -> tuple[Decimal, str]:
+        """(unsigned Decimal, currency) of an `Amt Ccy=...` element; bad values are fatal."""
+        raw = (el.text or "").strip()
+        ccy = (el.get("Ccy") or "").strip().upper()
+        if not _AMOUNT.match(raw):
+            raise UserError(
+                f"not an amount: {raw!r}", file=self.file, line=el.sourceline, field=field
+            )
+        if not re.fullmatch(r"[A-Z]{3}", ccy):
+            raise UserError(
+                f"amount {raw} has no valid currency (Ccy={ccy!r})",
+                file=self.file,
+                line=el.sourceline,
+                field=f"{field}@Ccy",
+            )
+        return Decimal(raw), ccy
+
+    def date(self, el: Any | None, field: str) -> tuple[dt.date | None, dt.datetime | None]:
+        """(local date as written, aware UTC datetime or None) of a `Dt`/`DtTm` choice."""
+        if el is None:
+            return None, None
+        node = el.find("Dt")
+        if node is None:
+            node = el.find("DtTm")
+        raw = (node.text or "").strip() if node is not None else (el.text or "").strip()
+        if not raw:
+            return None, None
+        line = node.sourceline if node is not None else el.sourceline
+        try:
+            if len(raw) <= 10:
+                return dt.date.fromisoformat(raw), None
+            stamp = dt.datetime.fromisoformat(raw)
+        except ValueError as exc:
+            raise UserError(f"not a date: {raw!r}", file=self.file, line=line, field=field) from exc
+        utc = stamp.astimezone(dt.UTC) if stamp.tzinfo else None
+        return stamp.date(), utc
+
+    # -- structure ----------------------------------------------------------------------------
+
+    def statement(self, stmt: Any, tag: str, group_created: dt.date | None) -> None:
+        acct = stmt.find("Acct")
+        number = None
+        if acct is not None:
+            number = account_number(_text(acct, "Id/IBAN") or _text(acct, "Id/Othr/Id"))
+        if not number:
+            raise UserError(
+                f"the <{tag}> has no account id (Acct/Id/IBAN or Acct/Id/Othr/Id)",
+                file=self.file,
+                line=stmt.sourceline,
+                field=f"{tag}/Acct",
+            )
+        created = _creation_date(_text(stmt, "CreDtTm"))
+        ctx = _Statement(_text(stmt, "Id"), number, created or group_created)
+        if number not in self.accounts:
+            self.accounts[number] = AccountInfo(
+                key=number,
+                kind="bank",
+                provider=(
+                    _text(acct, "Svcr/FinInstnId/BIC")
+                    or _text(acct, "Svcr/FinInstnId/BICFI")
+                    or _text(acct, "Svcr/FinInstnId/Nm")
+                ),
+                account_number=number,
+                currency=_text(acct, "Ccy"),
+            )
+        first = len(self.rows)
+        for ntry in stmt.iterfind("Ntry"):
+            self.entry(ntry, ctx)
+        info = self.accounts[number]
+        if info.currency is None:  # no Acct/Ccy: the entries' (or the balances') currency
+            amounts = [r["currency"] for r in self.rows[first:]]
+            amounts += [el.get("Ccy") for el in stmt.iterfind("Bal/Amt") if el.get("Ccy")]
+            info.currency = amounts[0] if amounts else None
+        self.check_balances(stmt, ctx, self.rows[first:])
+
+    def entry(self, ntry: Any, ctx: _Statement) -> None:
+        line = ntry.sourceline
+        status = (_text(ntry, "Sts/Cd") or _text(ntry, "Sts") or "BOOK").upper()
+        if status != "BOOK":
+            self.problems.append(
+                Problem(
+                    f"entry with status {status} (not booked) left out; it comes again once "
+                    "the bank books it",
+                    line=line,
+                    field="Ntry/Sts",
+                    severity="warning",
+                )
+            )
+            return
+        amt_el = ntry.find("Amt")
+        if amt_el is None:
+            self.problems.append(Problem("entry has no amount", line=line, field="Ntry/Amt"))
+            return
+        amount, ccy = self.amount(amt_el, "Ntry/Amt")
+        indicator = (_text(ntry, "CdtDbtInd") or "").upper()
+        if indicator not in ("CRDT", "DBIT"):
+            self.problems.append(
+                Problem(
+                    f"credit/debit indicator {indicator or 'missing'}; expected CRDT or DBIT",
+                    line=line,
+                    field="Ntry/CdtDbtInd",
+                )
+            )
+            return
+        try:
+            minor = to_minor(amount, ccy)
+        except ValueError:
+            self.problems.append(
+                Problem(
+                    f"amount {amt_el.text.strip()} {ccy} has more decimals than {ccy} allows",
+                    line=amt_el.sourceline,
+                    field="Ntry/Amt",
+                )
+            )
+            return
+        # CdtDbtInd is the direction of this booking; RvslInd only says it reverses an earlier
+        # opposite booking (a returned credit is DBIT + RvslInd=true), so it never flips the sign.
+        signed = minor if indicator == "CRDT" else -minor
+        reversal = (_text(ntry, "RvslInd") or "").lower() in ("true", "1")
+        booked, occurred = self.date(ntry.find("BookgDt"), "Ntry/BookgDt")
+        value_on, _ = self.date(ntry.find("ValDt"), "Ntry/ValDt")
+        if booked is None:
+            booked = value_on or ctx.created
+            if booked is None:
+                self.problems.append(
+                    Problem("entry has no booking date", line=line, field="Ntry/BookgDt")
+                )
+                return
+            self.problems.append(
+                Problem(
+                    f"entry has no booking date; {booked.isoformat()} "
+                    f"({'value date' if value_on else 'date of the message'}) is used",
+                    line=line,
+                    field="Ntry/BookgDt",
+                    severity="warning",
+                )
+            )
+        svcr_ref = clean_ref(_text(ntry, "AcctSvcrRef"))
+        ntry_ref = clean_ref(_text(ntry, "NtryRef"))
+        external_id = svcr_ref or ntry_ref
+        row: dict[str, Any] = {
+            "line_no": line,
+            "account": ctx.account,
+            "external_id": external_id,
+            "bank_ref": external_id,
+            "booked_on": booked,
+            "value_on": value_on,
+            "occurred_at": occurred,
+            "amount_minor": signed,
+            "currency": ccy,
+            "kind": bank_kind(signed),
+        }
+        if svcr_ref and ntry_ref:
+            add_refs(row, "ntryref", [ntry_ref])
+        details = ntry.findall("NtryDtls/TxDtls")
+        batch = ntry.find("NtryDtls/Btch")
+        if batch is not None:
+            add_refs(row, "msgid", [_text(batch, "MsgId")])
+            add_refs(row, "pmtinf", [_text(batch, "PmtInfId")])
+        for path, kind in _TX_REFS:
+            add_refs(row, kind, [_text(tx, path) for tx in details])
+        parties = []
+        texts: list[str] = []
+        for tx in details:
+            first, second = ("Dbtr", "Cdtr") if indicator == "CRDT" else ("Cdtr", "Dbtr")
+            name = (
+                _text(tx, f"RltdPties/{first}/Nm")
+                or _text(tx, f"RltdPties/{first}/Pty/Nm")
+                or _text(tx, f"RltdPties/{second}/Nm")
+                or _text(tx, f"RltdPties/{second}/Pty/Nm")
+            )
+            if name and name not in parties:
+                parties.append(name)
+            texts += _texts(tx, "RmtInf/Ustrd") + _texts(tx, "AddtlTxInf")
+        texts += _texts(ntry, "AddtlNtryInf")
+        row["counterparty"] = clean_text(*parties, sep="; ")
+        row["description"] = clean_text(*texts)
+        self.foreign_amount(ntry, details, row, ccy)
+        codes = [
+            _text(ntry, "BkTxCd/Domn/Cd"),
+            _text(ntry, "BkTxCd/Domn/Fmly/Cd"),
+            _text(ntry, "BkTxCd/Domn/Fmly/SubFmlyCd"),
+        ]
+        row["raw"] = {
+            "statement": ctx.ident,
+            "entry_ref": ntry_ref,
+            "servicer_ref": svcr_ref,
+            "indicator": indicator,
+            "reversal": reversal,
+            "status": status,
+            "bank_transaction_code": "/".join(c for c in codes if c) or None,
+            "proprietary_code": _text(ntry, "BkTxCd/Prtry/Cd"),
+            "transaction_details": len(details),
+            "batch_count": _text(ntry, "NtryDtls/Btch/NbOfTxs"),
+            "return_reason": _text(ntry, "NtryDtls/TxDtls/RtrInf/Rsn/Cd"),
+            "counterparty_account": (
+                _text(ntry, "NtryDtls/TxDtls/RltdPties/DbtrAcct/Id/IBAN")
+                if indicator == "CRDT"
+                else _text(ntry, "NtryDtls/TxDtls/RltdPties/CdtrAcct/Id/IBAN")
+            ),
+        }
+        self.rows.append(row)
+
+    def foreign_amount(self, ntry: Any, details: list[Any], row: dict[str, Any], ccy: str) -> None:
+        """The instructed amount when it is in another currency than the booking."""
+        sources = [ntry] + (details if len(details) == 1 else [])
+        for src in sources:
+            el = src.find("AmtDtls/InstdAmt/Amt")
+            if el is None or (el.get("Ccy") or "").upper() in ("", ccy):
+                continue
+            try:
+                amount, other = self.amount(el, "AmtDtls/InstdAmt/Amt")
+                minor = to_minor(amount, other)
+            except (UserError, ValueError):
+                return
+            row["orig_amount_minor"] = minor if row["amount_minor"] >= 0 else -minor
+            row["orig_currency"] = other
+            return
+
+    def balance(self, bal: Any) -> tuple[str, int, str, int] | None:
+        """(type code, signed minor units, currency, line) of a `Bal`, None if unreadable."""
+        code = (_text(bal, "Tp/CdOrPrtry/Cd") or _text(bal, "Tp/CdOrPrtry/Prtry") or "").upper()
+        el = bal.find("Amt")
+        if el is None:
+            return None
+        amount, ccy = self.amount(el, "Bal/Amt")
+        try:
+            minor = to_minor(amount, ccy)
+        except ValueError:
+            self.checks.append(
+                Problem(
+                    f"{code} balance {amount} {ccy} has more decimals than {ccy} allows",
+                    line=el.sourceline,
+                    field="Bal/Amt",
+                )
+            )
+            return None
+        if (_text(bal, "CdtDbtInd") or "CRDT").upper() == "DBIT":
+            minor = -minor
+        return code, minor, ccy, bal.sourceline
+
+    def check_balances(self, stmt: Any, ctx: _Statement, rows: list[dict[str, Any]]) -> None:
+        """Opening (OPBD/PRCD) + booked entries = closing (CLBD), per currency."""
+        balances = [b for b in (self.balance(el) for el in stmt.iterfind("Bal")) if b]
+        label = f"statement {ctx.ident or ''} of {ctx.account}".replace("  ", " ")
+        openings = {ccy: (minor, line) for code, minor, ccy, line in balances if code in _OPENING}
+        closings = {ccy: (minor, line) for code, minor, ccy, line in balances if code in _CLOSING}
+        for ccy, (closing, line) in closings.items():
+            if ccy not in openings:
+                if openings:
+                    self.checks.append(
+                        Problem(
+                            f"{label}: closing balance in {ccy} but opening balance in "
+                            f"{', '.join(sorted(openings))}; balances not checked",
+                            line=line,
+                            field="Bal",
+                            severity="warning",
+                        )
+                    )
+                continue
+            movements = sum(r["amount_minor"] for r in rows if r["currency"] == ccy)
+            problem = balance_problem(
+                label=label,
+                currency=ccy,
+                opening=openings[ccy][0],
+                movements=movements,
+                closing=closing,
+                line=line,
+                field="Bal CLBD",
+            )
+            if problem:
+                self.checks.append(problem)
+        count = _text(stmt, "TxsSummry/TtlNtries/NbOfNtries")
+        entries = len(stmt.findall("Ntry"))
+        if count is not None and count.isdigit() and int(count) != entries:
+            self.checks.append(
+                Problem(
+                    f"{label}: the summary says {count} entries, the statement has {entries}",
+                    line=stmt.find("TxsSummry").sourceline,
+                    field="TxsSummry/TtlNtries/NbOfNtries",
+                )
+            )
+
+
+class CamtImporter:
+    """camt.052 / camt.053 / camt.054."""
+
+    name = "camt"
+    label = "ISO 20022 camt.052/053/054"
+
+    def sniff(self, head: bytes, filename: str) -> int:
+        text = head.decode("utf-16") if head[:2] in (b"\xff\xfe", b"\xfe\xff") else head
+        if isinstance(text, str):
+            text = text.encode("utf-8", "replace")
+        if not text.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            return 0
+        if any(name.encode() in text for name in _MESSAGES):
+            return 100
+        if b"urn:iso:std:iso:20022:tech:xsd:camt.05" in text:
+            return 90
+        return 0
+
+    def parse(
+        self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
+    ) -> ParseResult:
+        file = str(path)
+        if progress:
+            progress(0, 2, "Reading camt XML")
+        root = _parse_xml(data, file)
+        message = None
+        for name in _MESSAGES:
+            message = root if root.tag == name else root.find(f".//{name}")
+            if message is not None:
+                break
+        if message is None:
+            raise UserError(
+                f"XML root <{root.tag}> is not a camt.052/053/054 message (no BkToCstmrStmt, "
+                "BkToCstmrAcctRpt or BkToCstmrDbtCdtNtfctn)",
+                file=file,
+                line=root.sourceline,
+            )
+        child, kind = _MESSAGES[message.tag]
+        statements = message.findall(child)
+        if not statements:
+            msg_id = _text(message, "GrpHdr/MsgId")
+            raise UserError(
+                f"the {kind} message {msg_id or ''} has a group header but no <{child}>: "
+                "the bank sent an empty or cut-off file, there is nothing to import".replace(
+                    "  ", " "
+                ),
+                file=file,
+                line=message.sourceline,
+                field=f"{message.tag}/{child}",
+            )
+        group_created = _creation_date(_text(message, "GrpHdr/CreDtTm"))
+        reader = _Reader(file)
+        for stmt in statements:
+            reader.statement(stmt, child, group_created)
+        if progress:
+            progress(1, 2, "Checking balances")
+        rows_total = len(reader.rows) + sum(1 for p in reader.problems if p.severity == "error")
+        return ParseResult(
+            format=kind,
+            accounts=reader.accounts,
+            records=frame_from_rows(reader.rows),
+            problems=reader.problems,
+            checks=reader.checks,
+            rows_total=rows_total,
+        )
+
+
+IMPORTER = CamtImporter()
