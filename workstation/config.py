@@ -38,9 +38,12 @@ SETTINGS: dict[str, SettingSpec] = {
             "disputes.cover_letter",
             str,
             "",
-            "Cover letter template ($placeholders); empty uses resources/templates/cover_letter.txt",
+            "Cover letter template ($placeholders); empty: resources/templates/cover_letter.txt",
         ),
         SettingSpec("cases.due_days", int, 5, "Days to resolve a new exception case"),
+        SettingSpec(
+            "match.writeoff_max_minor", int, 500, "Largest difference a clerk may write off, minor"
+        ),
     )
 }
 

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..cli import Context
+from ..services.reason_codes import ensure_loaded
 from ..services.users import ensure_user
 
 
@@ -18,6 +19,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     db = ctx.db  # opening it applies the migrations
     with db.session() as s:
         ensure_user(s, ctx.actor)
+        ensure_loaded(s)  # reason codes: adds shipped ones, keeps the team's edits
     ctx.emit(
         {"database": db.url, "dialect": db.dialect, "status": "ready"}, f"database ready: {db.url}"
     )

@@ -17,6 +17,7 @@ from ..importers.base import ImportOptions, ParseResult, Problem, Progress
 from ..importers.text import decode, looks_binary
 from ..models import ImportBatch, MatchMember, Record, RecordReference
 from . import audit
+from .disputes import relink_for_batch, upsert_disputes
 from .ingest import store
 from .pan import mask_text
 
@@ -42,6 +43,7 @@ class FileReport:
     problem_details: list[Problem] = field(default_factory=list)
     checks: list[Problem] = field(default_factory=list)
     preview: pd.DataFrame | None = None
+    disputes: dict[str, int] | None = None  # created/updated/... for dispute files
 
     def as_json(self) -> dict[str, Any]:
         """The CLI's per-file JSON object."""
@@ -59,6 +61,7 @@ class FileReport:
             "dry_run": self.dry_run,
             "problem_details": [p.describe() for p in self.problem_details[:50]],
             "checks": [p.describe() for p in self.checks],
+            "disputes": self.disputes,
         }
 
 
@@ -162,6 +165,13 @@ def import_file(
     )
     if not dry_run and stored.batch_id is not None:
         _keep_original(session, stored.batch_id, data)
+    disputes = None
+    if not dry_run and stored.batch_id is not None:
+        if result.disputes:
+            upserted = upsert_disputes(session, result.disputes, actor, stored.batch_id)
+            disputes = upserted.as_json()
+        elif stored.new:
+            relink_for_batch(session, stored.batch_id, stored.new)
     preview = None
     if preview_rows and stored.new_frame is not None:
         preview = stored.new_frame.head(preview_rows)
@@ -179,6 +189,7 @@ def import_file(
         problem_details=result.problems,
         checks=result.checks,
         preview=preview,
+        disputes=disputes,
     )
 
 

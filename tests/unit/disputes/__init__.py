@@ -1,0 +1,1 @@
+"""Dispute desk tests."""
