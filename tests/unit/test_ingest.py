@@ -107,3 +107,24 @@ def test_zero_runs_and_exempt_psp_references(db: Database) -> None:
         rec = s.scalars(select(Record)).one()
         assert rec.external_id == psp_ref and psp_ref in (rec.description or "")
         assert "555555******4444" in (rec.description or "")
+
+
+def test_nullable_and_chunked_columns(db: Database) -> None:
+    frame = frame_from_rows([_row(1, "AB123456", 100, desc="x"), _row(2, "AB123457", 200)])
+    frame["fee_minor"] = pd.array([5, None], dtype="Int64")
+    chunked = pd.concat(
+        [
+            pd.Series(["CH0001234"], dtype="string[pyarrow]"),
+            pd.Series(["CH0005678"], dtype="string[pyarrow]"),
+        ],
+        ignore_index=True,
+    )
+    frame["ref_charge"] = chunked
+    res = ParseResult(format="t", accounts=_result([]).accounts, records=frame)
+    with db.session() as s:
+        assert store(s, res, file_name="n", sha256="n", actor="t").new == 2
+    with db.session() as s:
+        fees = sorted(s.scalars(select(Record.fee_minor)), key=lambda v: v is None)
+        assert fees == [5, None]
+        values = set(s.scalars(select(RecordReference.value)))
+        assert {"CH0001234", "CH0005678"} <= values

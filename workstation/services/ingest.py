@@ -122,15 +122,18 @@ def resolve_sources(
 
 def _strings(values: pd.Series) -> pa.Array:
     """A pandas column as an arrow string array (None for nulls)."""
-    if isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(values.dtype.pyarrow_dtype):
-        return pa.array(values)
     try:
-        return pa.array(values, type=pa.string(), from_pandas=True)
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
     except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed types: numbers in an id column
-        return pa.array(
+        arr = pa.array(
             values.where(values.notna(), None).map(lambda v: v if v is None else str(v)),
             type=pa.string(),
         )
+    if isinstance(arr, pa.ChunkedArray):  # arrow-backed columns built by pd.concat
+        arr = arr.combine_chunks()
+    if pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.string())
+    return arr
 
 
 def _iso_dates(values: pd.Series) -> np.ndarray:
@@ -154,7 +157,7 @@ def _utc_texts(values: pd.Series, suffix: str) -> list[str | None]:
 
 
 def _ints(values: pd.Series) -> list[int | None]:
-    if values.dtype.kind in "iu":
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":  # not nullable Int64
         return values.tolist()
     return pa.array(values, type=pa.int64(), from_pandas=True).to_pylist()
 
@@ -201,20 +204,32 @@ def _normalise_frame(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
 
 
 def _mask_pans(df: pd.DataFrame, exempt: tuple[str, ...] = ()) -> int:
-    """Mask card numbers in every text column; a C++ regex pre-filter keeps this vectorised."""
+    """Mask card numbers in every text column; a C++ regex pre-filter keeps this vectorised.
+
+    Ids in `exempt` columns (PSP-assigned numeric references) are removed from a copy of each
+    text before the pre-filter, so only lines that may really hold a card number are visited.
+    """
     total = 0
+    exempt = tuple(e for e in exempt if e in df.columns)
     columns = [c for c in df.columns if c in _TEXT_COLUMNS or c.startswith("ref_")]
+    exempt_values = [df[e].astype(object).where(df[e].notna(), "").astype(str) for e in exempt]
     for col in [c for c in columns if c not in exempt]:
         arr = _strings(df[col])
+        if exempt_values:
+            stripped = arr.to_pylist()
+            for ids in exempt_values:
+                stripped = [
+                    t.replace(v, "") if t is not None and v else t
+                    for t, v in zip(stripped, ids, strict=True)
+                ]
+            arr = pa.array(stripped, type=pa.string())
         hits = pc.fill_null(pc.match_substring_regex(arr, _PAN_HINT), False)
         if not pc.any(hits).as_py():
             continue
         idx = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
         values = df[col].astype(object).copy()
         for i in idx:
-            keep = frozenset(
-                str(df[e].iat[i]) for e in exempt if e in df.columns and pd.notna(df[e].iat[i])
-            )
+            keep = frozenset(ids.iat[i] for ids in exempt_values if ids.iat[i])
             masked, n = mask_text(str(values.iat[i]), keep)
             if n:
                 values.iat[i] = masked
