@@ -1,0 +1,1 @@
+"""Dashboard charts drawn with pyqtgraph (shared by the dashboard page and the `chart` command)."""
