@@ -89,11 +89,12 @@ def parse_file(
     path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
 ) -> ParseResult:
     """Recognise and parse a file without touching the database."""
-    imp = (
-        registry.by_name(options.format)
-        if options.format
-        else registry.detect(data[: registry.SNIFF_BYTES], path)
-    )
+    if options.format:
+        imp = registry.by_name(options.format)
+    elif options.profile is not None:  # a saved mapping says how to read this table
+        imp = registry.by_name("tabular")
+    else:
+        imp = registry.detect(data[: registry.SNIFF_BYTES], path)
     return imp.parse(path, data, options, progress)
 
 
