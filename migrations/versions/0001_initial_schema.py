@@ -185,6 +185,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_records_batch_id'), ['batch_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_records_payout_ref'), ['payout_ref'], unique=False)
         batch_op.create_index('ix_records_state_booked', ['match_state', 'booked_on', 'id'], unique=False)
+        batch_op.create_index('ix_records_open_booked', ['booked_on', 'id'], unique=False, sqlite_where=sa.text("match_state IN ('unmatched', 'suggested')"), postgresql_where=sa.text("match_state IN ('unmatched', 'suggested')"))
+        batch_op.create_index('ix_records_open_amount', ['amount_minor', 'id'], unique=False, sqlite_where=sa.text("match_state IN ('unmatched', 'suggested')"), postgresql_where=sa.text("match_state IN ('unmatched', 'suggested')"))
         batch_op.create_index('uq_records_source_fp', ['source_id', 'fingerprint', 'occurrence'], unique=True)
 
     op.create_table('kpi_rollups',
@@ -294,15 +296,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_match_members_record_id'), ['record_id'], unique=False)
 
     op.create_table('record_references',
-    sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('value', sa.String(length=128), nullable=False),
+    sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.ForeignKeyConstraint(['record_id'], ['records.id'], name=op.f('fk_record_references_record_id_records'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('record_id', 'value', name=op.f('pk_record_references')),
+    sa.PrimaryKeyConstraint('value', 'record_id', name=op.f('pk_record_references')),
     sqlite_with_rowid=False
     )
     with op.batch_alter_table('record_references', schema=None) as batch_op:
-        batch_op.create_index('ix_record_references_value', ['value'], unique=False)
+        batch_op.create_index('ix_record_references_record_id', ['record_id'], unique=False)
 
     op.create_table('case_notes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -404,7 +406,7 @@ def downgrade() -> None:
 
     op.drop_table('case_notes')
     with op.batch_alter_table('record_references', schema=None) as batch_op:
-        batch_op.drop_index('ix_record_references_value')
+        batch_op.drop_index('ix_record_references_record_id')
 
     op.drop_table('record_references')
     with op.batch_alter_table('match_members', schema=None) as batch_op:
@@ -433,6 +435,8 @@ def downgrade() -> None:
     op.drop_table('kpi_rollups')
     with op.batch_alter_table('records', schema=None) as batch_op:
         batch_op.drop_index('uq_records_source_fp')
+        batch_op.drop_index('ix_records_open_amount')
+        batch_op.drop_index('ix_records_open_booked')
         batch_op.drop_index('ix_records_state_booked')
         batch_op.drop_index(batch_op.f('ix_records_payout_ref'))
         batch_op.drop_index(batch_op.f('ix_records_batch_id'))

@@ -15,6 +15,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -71,6 +72,10 @@ class ImportBatch(Base):
     content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
+# Match states a clerk still works on; partial indexes hold only these rows.
+OPEN_RECORDS = "match_state IN ('unmatched', 'suggested')"
+
+
 class Record(Base):
     """One statement or report line. Amount is signed minor units: + is money in for the holder."""
 
@@ -79,6 +84,21 @@ class Record(Base):
         # Dedupe key; also the covering index the dedupe lookup reads.
         Index("uq_records_source_fp", "source_id", "fingerprint", "occurrence", unique=True),
         Index("ix_records_state_booked", "match_state", "booked_on", "id"),
+        # The exception queue (services.queries): open records in date / amount order.
+        Index(
+            "ix_records_open_booked",
+            "booked_on",
+            "id",
+            sqlite_where=text(OPEN_RECORDS),
+            postgresql_where=text(OPEN_RECORDS),
+        ),
+        Index(
+            "ix_records_open_amount",
+            "amount_minor",
+            "id",
+            sqlite_where=text(OPEN_RECORDS),
+            postgresql_where=text(OPEN_RECORDS),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -116,17 +136,17 @@ class RecordReference(Base):
     """A normalised id-like token of a record (order number, charge id, payout id, e2e id...)."""
 
     __tablename__ = "record_references"
-    # Clustered on (record_id, value) so bulk inserts append in id order (no rowid table on
-    # SQLite); token lookups use the index on value.
+    # Clustered on (value, record_id) (no rowid table on SQLite): a token lookup is one B-tree
+    # descent, and bulk inserts arrive sorted by value. record_id has a small integer index.
     __table_args__ = (
-        Index("ix_record_references_value", "value"),
+        Index("ix_record_references_record_id", "record_id"),
         {"sqlite_with_rowid": False},
     )
 
+    value: Mapped[str] = mapped_column(String(128), primary_key=True)
     record_id: Mapped[int] = mapped_column(
         ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
     )
-    value: Mapped[str] = mapped_column(String(128), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
 
     record: Mapped[Record] = relationship(back_populates="references")

@@ -138,6 +138,12 @@ def _strings(values: pd.Series) -> pa.Array:
 
 def _iso_dates(values: pd.Series) -> np.ndarray:
     """'YYYY-MM-DD' strings (object array, None for nulls) from dates, datetimes or text."""
+    if isinstance(values.dtype, pd.ArrowDtype):
+        arr = pa.array(values)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type):
+            return np.asarray(pc.strftime(arr, format="%Y-%m-%d").to_pylist(), dtype=object)
     days = pd.to_datetime(values, errors="raise").to_numpy(dtype="datetime64[D]")
     out = np.datetime_as_string(days, unit="D").astype(object)
     out[np.isnat(days)] = None
@@ -149,11 +155,15 @@ def _utc_texts(values: pd.Series, suffix: str) -> list[str | None]:
     if values.isna().all():
         return [None] * len(values)
     ts = pd.to_datetime(values, utc=True, errors="raise")
-    naive = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    text_vals = np.datetime_as_string(naive, unit="us").astype(object)
-    text_vals = np.char.replace(text_vals.astype(str), "T", " ").astype(object) + suffix
-    text_vals[np.isnat(naive)] = None
-    return list(text_vals)
+    arr = pa.array(ts.dt.tz_convert("UTC"), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.timestamp("us", tz="UTC"))
+    # Arrow prints the microseconds after %S for microsecond timestamps: "...:05.000000"
+    text_vals = pc.strftime(arr, format="%Y-%m-%d %H:%M:%S")
+    if suffix:
+        text_vals = pc.binary_join_element_wise(text_vals, suffix, "")
+    return text_vals.to_pylist()
 
 
 def _ints(values: pd.Series) -> list[int | None]:
@@ -390,8 +400,13 @@ def reference_rows(df: pd.DataFrame, *, with_external_id: bool = True) -> pd.Dat
     # wins, so explicit columns name the kind before free text does.
     encoded = pc.dictionary_encode(values)
     token_idx = encoded.indices.to_numpy(zero_copy_only=False)
-    order = np.lexsort((codes, token_idx, record_ids))
-    rid_sorted, tok_sorted = record_ids[order], token_idx[order]
+    # Rank tokens by their text (sorting the distinct values only), so rows come out ordered by
+    # (value, record_id): the clustered key of record_references, which SQLite then appends.
+    rank = np.empty(len(encoded.dictionary), dtype=np.int64)
+    rank[pc.sort_indices(encoded.dictionary).to_numpy()] = np.arange(len(encoded.dictionary))
+    token_rank = rank[token_idx]
+    order = np.lexsort((codes, record_ids, token_rank))
+    rid_sorted, tok_sorted = record_ids[order], token_rank[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = (rid_sorted[1:] != rid_sorted[:-1]) | (tok_sorted[1:] != tok_sorted[:-1])
     chosen = order[first]
