@@ -55,7 +55,7 @@ def reserve_ids(session: Session, table: str, count: int) -> int:
 
 
 def row_count_estimate(session: Session, table: str) -> int:
-    """A cheap estimate of a table's row count (largest id on SQLite, planner stats on PostgreSQL)."""
+    """Cheap estimate of a table's row count (largest id on SQLite, planner stats on PostgreSQL)."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         value = conn.execute(
@@ -108,8 +108,6 @@ def deferred_indexes(
         saved.extend(_secondary_indexes(session, table))
     for name, _sql in saved:
         conn.execute(text(f"DROP INDEX {name}"))
-    try:
-        yield
-    finally:
-        for _name, sql in saved:
-            conn.execute(text(sql))
+    yield  # on an error the caller's transaction rolls back, restoring the dropped indexes
+    for _name, sql in saved:
+        conn.execute(text(sql))

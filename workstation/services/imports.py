@@ -15,8 +15,16 @@ from ..errors import UserError
 from ..importers import registry
 from ..importers.base import ImportOptions, ParseResult, Problem, Progress
 from ..importers.text import decode, looks_binary
-from ..models import ImportBatch, MatchMember, Record, RecordReference
-from . import audit
+from ..models import (
+    Dispute,
+    DisputeLink,
+    ImportBatch,
+    Match,
+    MatchMember,
+    Record,
+    RecordReference,
+)
+from . import audit, cases
 from .disputes import relink_for_batch, upsert_disputes
 from .ingest import store
 from .pan import mask_text
@@ -202,11 +210,22 @@ def undo_batch(session: Session, batch_id: int, *, actor: str) -> int:
     if batch.status != "committed":
         raise UserError(f"import batch {batch_id} was already undone")
     in_batch = select(Record.id).where(Record.batch_id == batch_id)
-    matched = session.scalar(select(exists().where(MatchMember.record_id.in_(in_batch))))
-    if matched:
+    live = (
+        select(MatchMember.id)
+        .join(Match, Match.id == MatchMember.match_id)
+        .where(MatchMember.record_id.in_(in_batch), Match.status != "rejected")
+    )
+    if session.scalar(select(exists(live))):
         raise UserError(
             f"import batch {batch_id} has matched lines; unmatch them before undoing the import"
         )
+    # Rejected pairings only remember "never propose this again"; they go with their lines.
+    rejected = select(MatchMember.match_id).where(MatchMember.record_id.in_(in_batch))
+    session.execute(delete(Match).where(Match.id.in_(rejected), Match.status == "rejected"))
+    cases.delete_for_batch(session, batch_id)  # open exception cases of these lines go too
+    session.execute(delete(DisputeLink).where(DisputeLink.record_id.in_(in_batch)))
+    for col in (Dispute.charge_record_id, Dispute.order_record_id):
+        session.execute(update(Dispute).where(col.in_(in_batch)).values({col.key: None}))
     session.execute(delete(RecordReference).where(RecordReference.record_id.in_(in_batch)))
     removed = session.execute(delete(Record).where(Record.batch_id == batch_id)).rowcount or 0  # type: ignore[attr-defined]
     session.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(status="undone"))

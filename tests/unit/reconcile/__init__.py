@@ -1,0 +1,1 @@
+"""Reconciliation engine, clerk actions, cases and table queries."""
