@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "dispute",
     "evidence",
     "chart",
+    "roundtrip",
 )
 
 

@@ -118,9 +118,16 @@ def run_unmatched(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_roundtrip(what: Any, parents: list[argparse.ArgumentParser]) -> None:
+    from .roundtrip import register_export
+
+    register_export(what, parents)
+
+
 _TABLES: tuple[Callable[[Any, list[argparse.ArgumentParser]], None], ...] = (
     _register_disputes,
     _register_kpis,
     _register_matches,
     _register_unmatched,
+    _register_roundtrip,
 )

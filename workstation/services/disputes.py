@@ -780,3 +780,67 @@ def add_note(session: Session, dispute_id: int, actor: str, text: str) -> Disput
     event = add_event(session, dispute_id, actor, "note", {"text": body})
     audit.log(session, actor, "dispute_note", "dispute", dispute_id, {"event": event.id})
     return event
+
+
+DECISIONS = ("accept", "fight")
+
+
+def decide(session: Session, dispute_id: int, decision: str, actor: str) -> DisputeEvent:
+    """Record the accept-or-fight decision on a case needing a response.
+
+    "accept" closes the case as accepted (the chargeback stands, no representment); "fight"
+    records that evidence will be submitted (the case stays open until it is submitted).
+    Either is a `decision` event on the timeline and an audit event.
+
+    Raises:
+        UserError: unknown decision or case, or the case does not need a response any more.
+    """
+    if decision not in DECISIONS:
+        raise UserError(f"unknown decision {decision!r}; use {' or '.join(DECISIONS)}")
+    d = session.get(Dispute, dispute_id)
+    if d is None:
+        raise UserError(f"no dispute {dispute_id}")
+    if d.status != "needs_response" or d.evidence_locked:
+        state = "submitted" if d.evidence_locked else d.status.replace("_", " ")
+        raise UserError(
+            f"dispute {d.psp_dispute_id} is {state}; only cases needing a response can be "
+            f"accepted or fought"
+        )
+    before = d.status
+    if decision == "accept":
+        d.status = "accepted"
+    d.updated_at = utcnow()
+    event = add_event(
+        session, d.id, actor, "decision", {"decision": decision, "from": before, "to": d.status}
+    )
+    audit.log(
+        session,
+        actor,
+        "dispute_decision",
+        "dispute",
+        d.id,
+        {"decision": decision, "from": before, "to": d.status, "event": event.id},
+    )
+    return event
+
+
+def last_decisions(session: Session, dispute_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
+    """(event id, decision) of the latest accept-or-fight decision of each case that has one."""
+    ids = sorted({int(i) for i in dispute_ids})
+    out: dict[int, tuple[int, str]] = {}
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        latest = (
+            select(DisputeEvent.dispute_id, func.max(DisputeEvent.id).label("eid"))
+            .where(DisputeEvent.dispute_id.in_(chunk), DisputeEvent.kind == "decision")
+            .group_by(DisputeEvent.dispute_id)
+            .subquery()
+        )
+        rows = session.execute(
+            select(DisputeEvent.dispute_id, DisputeEvent.id, DisputeEvent.detail).join(
+                latest, latest.c.eid == DisputeEvent.id
+            )
+        ).all()
+        for did, eid, detail in rows:
+            out[int(did)] = (int(eid), str((detail or {}).get("decision", "")))
+    return out

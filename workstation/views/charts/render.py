@@ -12,7 +12,6 @@ print resolution) or SVG (vector, through Qt's SVG generator).
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from pyqtgraph import exporters
 from PySide6.QtCore import QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QPainter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QApplication, QToolTip
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QToolTip
 
 from ...errors import UserError
 from ...services.charts import ChartData, Series, chart_data
@@ -46,6 +45,50 @@ def _next_month(day: dt.date) -> dt.date:
 
 def _floats(values: list[Any]) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+def _timestamps(days: list[Any]) -> np.ndarray:
+    """Seconds since 1970 (UTC midnight) of a list of dates, vectorised for long series."""
+    if not days:
+        return np.zeros(0, dtype=np.float64)
+    # Same as `_ts` (midnight UTC of the date part) for dates and datetimes alike.
+    ordinals = np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=len(days))
+    return (ordinals - _EPOCH.date().toordinal()).astype(np.float64) * 86400.0
+
+
+class _PointSet:
+    """Hoverable points of one series as arrays (hit-testing a million points stays cheap)."""
+
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, labels: list[str], drill: list[dict | None]
+    ) -> None:
+        keep = np.flatnonzero(~np.isnan(y))
+        self.x, self.y, self.index = x[keep], y[keep], keep
+        self.labels, self.drill = labels, drill
+        self.sorted = bool(len(self.x) < 2 or np.all(np.diff(self.x) >= 0))
+
+    def nearest(
+        self, vx: float, vy: float, ax: float, ay: float, radius: float
+    ) -> tuple[float, int] | None:
+        """(scene distance, series index) of the point nearest view position (vx, vy), if within
+        `radius` scene pixels; `ax`/`ay` are scene pixels per view unit on each axis."""
+        x, y = self.x, self.y
+        if self.sorted and ax:
+            half = radius / abs(ax)
+            lo = int(np.searchsorted(x, vx - half, side="left"))
+            hi = int(np.searchsorted(x, vx + half, side="right"))
+            x, y, offset = x[lo:hi], y[lo:hi], lo
+        else:
+            offset = 0
+        if not len(x):
+            return None
+        d = np.hypot(ax * (x - vx), ay * (y - vy))
+        best = float(d.min())
+        if best > radius:
+            return None
+        ties = np.flatnonzero(d == best) + offset
+        pick = next((int(i) for i in ties if self.drill[self.index[i]]), int(ties[0]))
+        return best, int(self.index[pick])
 
 
 class PercentAxis(pg.AxisItem):
@@ -84,7 +127,7 @@ class ChartWidget(pg.PlotWidget):
         super().__init__(parent=parent, background="w", axisItems=axes)
         self.data = data
         self.hover_text = ""
-        self._points: list[tuple[float, float, str, dict | None]] = []  # x, y, label, drill
+        self._points: list[_PointSet] = []  # hoverable points, one set per series
         self._bars: list[tuple[float, float, float, float, str, dict | None]] = []
         self.setObjectName(f"chart_{data.name}")
         self.setMouseTracking(True)
@@ -137,12 +180,14 @@ class ChartWidget(pg.PlotWidget):
 
     def _draw_lines(self) -> None:
         item = self.getPlotItem()
-        xs = [_ts(d) for d in self.data.x]
+        xa = _timestamps(self.data.x)
         colour = 0
         threshold = 0
-        monthly = len(self.data.x) > 1 and all(d.day == 1 for d in self.data.x)
+        monthly = 1 < len(self.data.x) <= 10_000 and all(d.day == 1 for d in self.data.x)
+        arrays = []
         for s in self.data.series:
             y = _floats(s.values)
+            arrays.append(y)
             if s.style == "threshold":
                 pen = pg.mkPen(
                     THRESHOLD_COLORS[threshold % len(THRESHOLD_COLORS)],
@@ -150,38 +195,35 @@ class ChartWidget(pg.PlotWidget):
                     style=Qt.PenStyle.DashLine,
                 )
                 threshold += 1
-                sx, sy = self._steps(xs, y, monthly)
+                sx, sy = self._steps(xa.tolist(), y, monthly)
                 curve = pg.PlotDataItem(sx, sy, pen=pen, name=s.name, connect="finite")
             else:
                 color = PALETTE[colour % len(PALETTE)]
                 colour += 1
                 curve = pg.PlotDataItem(
-                    np.array(xs, dtype=np.float64),
+                    xa,
                     y,
                     pen=pg.mkPen(color, width=2.5),
                     # no markers for long series, nor for empty ones (nothing to mark)
-                    symbol="o" if len(xs) <= 400 and not np.isnan(y).all() else None,
+                    symbol="o" if len(xa) <= 400 and not np.isnan(y).all() else None,
                     symbolSize=7,
                     symbolBrush=pg.mkBrush(color),
                     symbolPen=pg.mkPen("w"),
                     name=s.name,
                     connect="finite",
                 )
-                for x, v, label, drill in zip(xs, y, s.labels, s.drill, strict=True):
-                    if not math.isnan(v):
-                        self._points.append((x, v, label, drill))
+                self._points.append(_PointSet(xa, y, s.labels, s.drill))
             item.addItem(curve)  # before the options below, which look up the view box
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             if s.style == "threshold":
                 # thresholds are hoverable at each of their steps too
-                for x, v, label in zip(xs, y, s.labels, strict=True):
-                    if not math.isnan(v):
-                        self._points.append((x, v, label, None))
-        if xs:
+                self._points.append(_PointSet(xa, y, s.labels, [None] * len(s.labels)))
+        if len(xa):
             pad = 86_400 * (15 if monthly else 1)
-            item.setXRange(min(xs) - pad, max(xs) + pad * (2 if monthly else 1), padding=0)
-        self._fit_y()
+            lo, hi = float(np.min(xa)), float(np.max(xa))
+            item.setXRange(lo - pad, hi + pad * (2 if monthly else 1), padding=0)
+        self._fit_y(arrays=arrays)
 
     def _steps(
         self, xs: list[float], y: np.ndarray, monthly: bool
@@ -240,15 +282,16 @@ class ChartWidget(pg.PlotWidget):
         item.setXRange(-0.6, max(n - 0.4, 0.6), padding=0)
         self._fit_y(stacked_tops=base if stacked else None)
 
-    def _fit_y(self, stacked_tops: np.ndarray | None = None) -> None:
-        values = [
-            float(v)
-            for s in self.data.series
-            for v in s.values
-            if v is not None and math.isfinite(float(v))
-        ]
+    def _fit_y(
+        self, stacked_tops: np.ndarray | None = None, arrays: list[np.ndarray] | None = None
+    ) -> None:
+        if arrays is None:
+            arrays = [_floats(s.values) for s in self.data.series]
+        arrays = list(arrays)
         if stacked_tops is not None and len(stacked_tops):
-            values.append(float(np.max(stacked_tops)))
+            arrays.append(np.asarray(stacked_tops, dtype=np.float64))
+        finite = [a[np.isfinite(a)] for a in arrays]
+        values = [float(f(a)) for a in finite if len(a) for f in (np.min, np.max)]
         top = max([0.0, *values])
         low = min([0.0, *values])
         if top == low:
@@ -269,13 +312,22 @@ class ChartWidget(pg.PlotWidget):
             lo, hi = min(y0, y1), max(y0, y1)
             if x0 <= view.x() <= x1 and lo <= view.y() <= hi:
                 return label, drill
-        best: tuple[float, str, dict | None] | None = None
-        for x, y, label, drill in self._points:
-            p = vb.mapViewToScene(QPointF(x, y))
-            d = math.hypot(p.x() - scene_pos.x(), p.y() - scene_pos.y())
-            if d <= HOVER_PIXELS and (best is None or d < best[0] or (d == best[0] and drill)):
-                best = (d, label, drill)
-        return (best[1], best[2]) if best else None
+        # The view box maps without rotation: scene = a * view + b on each axis.
+        (x0, x1), (y0, y1) = vb.viewRange()
+        s0 = vb.mapViewToScene(QPointF(x0, y0))
+        s1 = vb.mapViewToScene(QPointF(x1, y1))
+        ax = (s1.x() - s0.x()) / (x1 - x0) if x1 != x0 else 0.0
+        ay = (s1.y() - s0.y()) / (y1 - y0) if y1 != y0 else 0.0
+        best: tuple[float, bool, str, dict | None] | None = None
+        for points in self._points:
+            hit = points.nearest(view.x(), view.y(), ax, ay, HOVER_PIXELS)
+            if hit is None:
+                continue
+            d, i = hit
+            drill = points.drill[i]
+            if best is None or d < best[0] or (d == best[0] and drill and not best[1]):
+                best = (d, bool(drill), points.labels[i], drill)
+        return (best[2], best[3]) if best else None
 
     def _on_mouse_moved(self, pos: QPointF) -> None:
         hit = self.element_at(pos)
@@ -330,17 +382,32 @@ def export_chart(widget: ChartWidget, path: Path, *, width: int = PRINT_WIDTH) -
     if not path.parent.is_dir():
         raise UserError("folder does not exist", file=str(path.parent))
     QApplication.processEvents()
-    item = widget.getPlotItem()
     if suffix == ".png":
-        exporter = exporters.ImageExporter(item)
-        exporter.parameters()["width"] = int(width)
-        exporter.parameters()["antialias"] = True
-        exporter.export(str(path))
+        _export_png(widget, path, width)
     else:
         _export_svg(widget, path)
     if not path.is_file() or path.stat().st_size == 0:
         raise UserError("the chart could not be written", file=str(path))
     return path
+
+
+def _export_png(widget: ChartWidget, path: Path, width: int) -> None:
+    """PNG through pyqtgraph's ImageExporter (it scales pens, symbols and axis text with the
+    picture), with the legend made to scale too: it ignores transformations so that it keeps its
+    size when the view zooms, which would leave it at screen size, unreadable at print width."""
+    legend = widget.getPlotItem().legend
+    ignores = QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations
+    fixed = legend is not None and bool(legend.flags() & ignores)
+    if fixed:
+        legend.setFlag(ignores, False)
+    try:
+        exporter = exporters.ImageExporter(widget.getPlotItem())
+        exporter.parameters()["width"] = int(width)
+        exporter.parameters()["antialias"] = True
+        exporter.export(str(path))
+    finally:
+        if fixed:
+            legend.setFlag(ignores, True)
 
 
 def _export_svg(widget: ChartWidget, path: Path) -> None:
