@@ -1,0 +1,1 @@
+"""The dispute desk's widgets: queue table, filter bar, case view, evidence and drafts."""
