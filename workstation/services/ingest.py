@@ -36,6 +36,7 @@ _PAN_HINT = r"(?:^|[^0-9])[0-9](?:[ -]?[0-9]){12,18}(?:[^0-9]|$)"
 _MIN_TOKEN = 4
 # Large inserts rebuild indexes once instead of maintaining them row by row.
 _DEFER_INDEXES_AT = 50_000
+_CHUNK = 100_000  # rows per executemany/COPY call
 
 _RECORD_COLUMNS = (
     "id",
@@ -482,9 +483,11 @@ def store(
         first = reserve_ids(session, "records", len(new))
         new["id"] = np.arange(first, first + len(new), dtype=np.int64)
         new["batch_id"] = batch.id
-        columns, rows = _record_rows(new, dialect)
-        bulk_insert(session, "records", columns, rows)
-        del rows
+        # Chunks keep the Python row tuples (the memory peak of a bulk insert) bounded.
+        for start in range(0, len(new), _CHUNK):
+            columns, rows = _record_rows(new.iloc[start : start + _CHUNK], dialect)
+            bulk_insert(session, "records", columns, rows)
+            del rows
         _report(progress, 4, 5, "Indexing references")
         _insert_references(session, new, result.tokenise_external_id)
     audit.log(
@@ -503,10 +506,17 @@ def _insert_references(session: Session, new: pd.DataFrame, with_external_id: bo
     refs = reference_rows(new, with_external_id=with_external_id)
     if refs.empty:
         return
-    rows = list(
-        zip(refs["value"].tolist(), refs["record_id"].tolist(), refs["kind"].tolist(), strict=True)
-    )
-    bulk_insert(session, "record_references", ("value", "record_id", "kind"), rows)
+    for start in range(0, len(refs), 4 * _CHUNK):
+        part = refs.iloc[start : start + 4 * _CHUNK]
+        rows = list(
+            zip(
+                part["value"].tolist(),
+                part["record_id"].tolist(),
+                part["kind"].tolist(),
+                strict=True,
+            )
+        )
+        bulk_insert(session, "record_references", ("value", "record_id", "kind"), rows)
 
 
 def _new_batch(
