@@ -59,7 +59,8 @@ class ExceptionFilters:
 
     Amounts are minor units and compare with the absolute amount; `assignee` is a login, or ""
     for unassigned cases; `text` matches a reference token exactly or external id,
-    counterparty and description as a substring.
+    counterparty and description as a substring; `booked_from`/`booked_to` bound the booking
+    date (inclusive).
     """
 
     states: tuple[str, ...] = OPEN_STATES
@@ -73,20 +74,23 @@ class ExceptionFilters:
     case_statuses: tuple[str, ...] = ()
     assignee: str | None = None
     text: str | None = None
+    booked_from: dt.date | None = None
+    booked_to: dt.date | None = None
     today: dt.date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d.pop("today")
-        return {
-            "table": "exceptions",
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
-        }
+        return {"table": "exceptions", **{k: _plain_value(v) for k, v in d.items()}}
 
 
 @dataclass
 class MatchFilters:
-    """Filters of the matches table."""
+    """Filters of the matches table.
+
+    `psp` keeps matches with a member from a source of that provider (e.g. "stripe");
+    `booked_from`/`booked_to` keep matches with a member booked in that range (inclusive).
+    """
 
     statuses: tuple[str, ...] = ("auto", "confirmed", "suggested")
     rules: tuple[str, ...] = ()
@@ -97,16 +101,26 @@ class MatchFilters:
     written_off: bool | None = None
     created_by: str | None = None
     text: str | None = None
+    psp: str | None = None
+    booked_from: dt.date | None = None
+    booked_to: dt.date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        return {
-            "table": "matches",
-            **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()},
-        }
+        return {"table": "matches", **{k: _plain_value(v) for k, v in d.items()}}
 
 
 Filters = ExceptionFilters | MatchFilters
+_DATE_FIELDS = ("booked_from", "booked_to")
+
+
+def _plain_value(v: Any) -> Any:
+    """A filter value as JSON: tuples become lists, dates ISO text."""
+    if isinstance(v, tuple):
+        return list(v)
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return v
 
 
 def filters_from_dict(data: dict[str, Any]) -> Filters:
@@ -118,6 +132,8 @@ def filters_from_dict(data: dict[str, Any]) -> Filters:
     kwargs: dict[str, Any] = {}
     for k, v in data.items():
         if k in names and k != "today":
+            if k in _DATE_FIELDS and isinstance(v, str) and v:
+                v = as_date(v)
             kwargs[k] = tuple(v) if isinstance(v, list) else v
     return cls(**kwargs)
 
@@ -199,6 +215,10 @@ def _exception_where(session: Session, f: ExceptionFilters) -> list[ColumnElemen
         where.append(R.c.booked_on <= today - dt.timedelta(days=lo))
         if hi is not None:
             where.append(R.c.booked_on >= today - dt.timedelta(days=hi))
+    if f.booked_from is not None:
+        where.append(R.c.booked_on >= as_date(f.booked_from))
+    if f.booked_to is not None:
+        where.append(R.c.booked_on <= as_date(f.booked_to))
     if f.amount_min is not None:
         where.append(func.abs(R.c.amount_minor) >= int(f.amount_min))
     if f.amount_max is not None:
@@ -293,6 +313,17 @@ def _match_where(f: MatchFilters) -> list[ColumnElement[bool]]:
         )
     if f.created_by:
         where.append(or_(M.c.created_by == f.created_by, M.c.confirmed_by == f.created_by))
+    if f.psp or f.booked_from is not None or f.booked_to is not None:
+        member = select(MM.c.match_id).select_from(MM.join(R, R.c.id == MM.c.record_id))
+        if f.psp:
+            member = member.join(S, S.c.id == R.c.source_id).where(
+                S.c.kind == "psp", func.lower(S.c.provider) == f.psp.strip().lower()
+            )
+        if f.booked_from is not None:
+            member = member.where(R.c.booked_on >= as_date(f.booked_from))
+        if f.booked_to is not None:
+            member = member.where(R.c.booked_on <= as_date(f.booked_to))
+        where.append(M.c.id.in_(member))
     if f.text and f.text.strip():
         hit = select(R.c.id).where(
             _text_condition(f.text, [R.c.external_id, R.c.counterparty, R.c.description], R.c.id)
@@ -617,3 +648,73 @@ def delete_filter(session: Session, filter_id: int, *, actor: str) -> None:
         raise UserError(f"no saved filter {filter_id}")
     session.delete(row)
     audit.log(session, actor, "filter.delete", "saved_filter", filter_id, {"name": row.name})
+
+
+# --- far jumps and finding a row ----------------------------------------------------------------
+
+
+def _narrow(session: Session, filters: Filters, sort: Sort) -> tuple[Select[Any], Any, Any]:
+    """(select of the sort key and id only, with the filters; key; id column)."""
+    if isinstance(filters, MatchFilters):
+        key = MATCH_SORTS.get(sort.column)
+        if key is None:
+            raise UserError(f"cannot sort by {sort.column!r}")
+        q = select(key.label("_key"), M.c.id).where(and_(*_match_where(filters)))
+        return q, key, M.c.id
+    key = EXCEPTION_SORTS.get(sort.column)
+    if key is None:
+        raise UserError(f"cannot sort by {sort.column!r}")
+    q = (
+        select(key.label("_key"), R.c.id)
+        .select_from(_exception_from(filters, sort))
+        .where(and_(*_exception_where(session, filters)))
+    )
+    return q, key, R.c.id
+
+
+def key_at(
+    session: Session, filters: Filters, sort: Sort | None, offset: int
+) -> tuple[Any, int] | None:
+    """The `after_key` whose `fetch_page` starts at row `offset` (0: None, the first page).
+
+    One OFFSET over the narrow (sort key, id) query, served by the open-records indexes for the
+    date and amount orders: a scroll-bar jump anywhere costs one index walk, not a page walk.
+    """
+    if offset <= 0:
+        return None
+    sort = sort or Sort("booked_on" if isinstance(filters, ExceptionFilters) else "id")
+    q, key, idcol = _narrow(session, filters, sort)
+    q = _ordered(q, key, idcol, sort.descending).offset(int(offset) - 1).limit(1)
+    rows = _rows(session, q, _open_index(filters, sort))
+    if not rows:
+        return None
+    return _plain(rows[0]["_key"]), int(rows[0]["id"])
+
+
+def position_of(session: Session, filters: Filters, sort: Sort | None, row_id: int) -> int | None:
+    """Rows before `row_id` in `sort` order, or None when the filters do not select it."""
+    sort = sort or Sort("booked_on" if isinstance(filters, ExceptionFilters) else "id")
+    q, key, idcol = _narrow(session, filters, sort)
+    found = session.execute(q.where(idcol == int(row_id))).first()
+    if found is None:
+        return None
+    value = _plain(found[0])
+    if isinstance(filters, ExceptionFilters) and sort.column in _DATE_COLUMNS:
+        value = as_date(value)
+    rid = int(row_id)
+    if key is idcol:
+        ahead: ColumnElement[bool] = idcol > rid if sort.descending else idcol < rid
+    elif sort.descending:
+        ahead = tuple_(key, idcol) > tuple_(literal(value), literal(rid))
+    else:
+        ahead = tuple_(key, idcol) < tuple_(literal(value), literal(rid))
+    if isinstance(filters, MatchFilters):
+        n = select(func.count().label("n")).where(and_(*_match_where(filters)), ahead)
+    else:
+        n = (
+            select(func.count().label("n"))
+            .select_from(_exception_from(filters, sort))
+            .where(and_(*_exception_where(session, filters)), ahead)
+        )
+    rows = _rows(session, n, _open_index(filters, sort))
+    return int(rows[0]["n"]) if rows else 0

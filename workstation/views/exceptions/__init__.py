@@ -1,0 +1,1 @@
+"""The Exceptions page's parts: table source, filter bar, match workspace, undo commands, runs."""

@@ -1,0 +1,146 @@
+"""Data source of the exceptions table for the lazy table model (pure Python, no Qt).
+
+Adapts `services.queries` (ExceptionFilters, keyset pages, `key_at`, `position_of`) to the
+`TableSource` protocol of `views.models.sql_table`. Counts come from the facet counts
+(`services.exception_counts`) when they are loaded and the filters allow it, else from SQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ...services import queries
+from ...services.exception_counts import Facets
+from ...services.queries import ExceptionFilters
+from ..models.sql_table import SortSpec, SourceColumn
+
+STATE_TEXT = {"unmatched": "unmatched", "suggested": "suggested", "matched": "matched"}
+SOURCE_KINDS = (("ledger", "Orders"), ("psp", "PSP"), ("bank", "Bank"))
+
+
+def words(value: Any) -> str:
+    return "" if value is None else str(value).replace("_", " ")
+
+
+def _id(key: str):
+    """Display of an id column: digits only (no thousands separator)."""
+
+    def text(row: dict[str, Any]) -> str:
+        value = row.get(key)
+        return "" if value is None else str(int(value))
+
+    return text
+
+
+def _age(row: dict[str, Any]) -> str:
+    days = row.get("age_days")
+    return "" if days is None else f"{int(days)} d"
+
+
+COLUMNS = (
+    SourceColumn("id", "Record", width=70, align="right", tooltip="Record id", text=_id("id")),
+    SourceColumn("state", "State", width=84, text=lambda r: words(r.get("state"))),
+    SourceColumn("booked_on", "Booked", "date", sort_key="booked_on", width=88),
+    SourceColumn(
+        "age_days", "Age", width=50, align="right", text=_age, tooltip="Days since booked"
+    ),
+    SourceColumn("amount_minor", "Amount", "money", sort_key="amount_minor", width=96),
+    SourceColumn("currency", "Cur.", width=44, tooltip="Currency"),
+    SourceColumn("source", "Source", width=120),
+    SourceColumn("kind", "Kind", width=86, text=lambda r: words(r.get("kind"))),
+    SourceColumn("external_id", "External id", width=150),
+    SourceColumn("counterparty", "Counterparty", width=150),
+    SourceColumn("case_status", "Case", width=72, text=lambda r: words(r.get("case_status"))),
+    SourceColumn(
+        "priority",
+        "Prio",
+        "int",
+        sort_key="priority",
+        width=48,
+        tooltip="Priority 0-100 from the amount at risk and the age",
+    ),
+    SourceColumn("due_on", "Due", "date", sort_key="due_on", width=88),
+    SourceColumn("assignee", "Assignee", width=84),
+    SourceColumn(
+        "match_id",
+        "Match",
+        width=62,
+        align="right",
+        tooltip="Suggested match",
+        text=_id("match_id"),
+    ),
+    SourceColumn("description", "Description", width=220),
+)
+DEFAULT_HIDDEN = ("description",)
+
+
+class ExceptionSource:
+    """Every open record (unmatched or in a suggested match) as a `TableSource`.
+
+    Args:
+        today: the date ages are counted from (None: the real today, pinned per load).
+    """
+
+    columns = COLUMNS
+
+    def __init__(self, today: dt.date | None = None) -> None:
+        self.today = today
+        self.facets: Facets | None = None
+        self.sql_counts = 0  # counts that had to scan (tests, benchmarks)
+
+    @staticmethod
+    def _filters(filters: Any) -> ExceptionFilters:
+        return filters if isinstance(filters, ExceptionFilters) else ExceptionFilters()
+
+    @staticmethod
+    def _sort(sort: SortSpec | None) -> queries.Sort | None:
+        return queries.Sort(sort.key, sort.descending) if sort is not None else None
+
+    def prepare(self, session: Session, filters: Any) -> ExceptionFilters:
+        f = self._filters(filters)
+        return dataclasses.replace(f, today=f.today or self.today or dt.date.today())
+
+    def count(self, session: Session, filters: Any) -> int:
+        f = self._filters(filters)
+        if self.facets is not None:
+            n = self.facets.count(f)
+            if n is not None:
+                return n
+        self.sql_counts += 1
+        return queries.count(session, f)
+
+    def fetch(
+        self, session: Session, filters: Any, sort: SortSpec | None, after_key: Any, limit: int
+    ) -> tuple[list[dict[str, Any]], Any]:
+        page = queries.fetch_page(
+            session, self._filters(filters), self._sort(sort), after_key, limit
+        )
+        return page.rows, page.next_key
+
+    def key_at(self, session: Session, filters: Any, sort: SortSpec | None, offset: int) -> Any:
+        return queries.key_at(session, self._filters(filters), self._sort(sort), offset)
+
+    def position_of(
+        self, session: Session, filters: Any, sort: SortSpec | None, row_id: Any
+    ) -> int | None:
+        return queries.position_of(session, self._filters(filters), self._sort(sort), int(row_id))
+
+    def row_id(self, row: dict[str, Any]) -> int:
+        return int(row["id"])
+
+    def row_state(self, row: dict[str, Any]) -> str | None:
+        status = row.get("case_status")
+        if status == "resolved":
+            return "muted"
+        due = row.get("due_on")
+        if isinstance(due, dt.date) and status is not None:
+            today = self.today or dt.date.today()
+            if due < today:
+                return "overdue"
+            if due == today:
+                return "due_today"
+        return None

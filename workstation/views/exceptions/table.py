@@ -1,0 +1,268 @@
+"""The big-table view of the exceptions and matches pages: sort by header, column chooser, copy,
+J/K keys, and keeping the user's place (same row, else the row that took its position)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QMenu, QTableView
+
+from ..models.sql_table import KeepPlace, SqlTableModel, configure_view
+
+COPY_LIMIT = 20_000  # rows; copying more would read the whole table into the clipboard
+
+
+class KeepPlaceOrNext(KeepPlace):
+    """`KeepPlace`, and when the current row is gone (matched away, filtered out) the row that
+    took its position becomes current, so the clerk continues where they were.
+
+    `want(row_id)` asks the next reload to select that row instead (e.g. after an undo brings a
+    record back).
+    """
+
+    FOLLOWING = 25  # rows after the current one remembered, to find "the next row" again
+
+    def __init__(self, view, model: SqlTableModel) -> None:
+        super().__init__(view, model)
+        self._wanted = None
+        self._following: list = []
+
+    def want(self, row_id) -> None:
+        self._wanted = row_id
+
+    def _capture(self) -> None:
+        super()._capture()
+        self._following = []
+        current = self.view.currentIndex()
+        if current.isValid():
+            for r in range(current.row() + 1, current.row() + 1 + self.FOLLOWING):
+                row = self.model.cached_row(r)
+                if row is None:
+                    break
+                self._following.append(self.model.source.row_id(row))
+
+    def _restore(self) -> None:
+        saved = self._saved
+        following, self._following = self._following, []
+        super()._restore()
+        model = self.model
+        selection = self.view.selectionModel()
+        if selection is None or model.rowCount() == 0:
+            self._wanted = None
+            return
+        wanted, self._wanted = self._wanted, None
+        old_row = saved[2] if saved is not None else -1
+        if wanted is not None:
+            r = model.find_row(wanted, near=max(0, old_row))
+            if r >= 0:
+                self.select_row(r)
+                return
+        if saved is None or old_row < 0:
+            return
+        current = selection.currentIndex()
+        if current.isValid() and selection.isRowSelected(current.row()):
+            return
+        # The current row is gone: the next surviving row, else whatever is now at its place.
+        near = max(0, old_row - 1)
+        where = self._positions_near(near)
+        for row_id in following:
+            if row_id in where:
+                self.select_row(where[row_id])
+                return
+        self.select_row(min(old_row, model.rowCount() - 1))
+
+    def _positions_near(self, near: int) -> dict:
+        """row id -> position for the rows around `near` (one or two pages read)."""
+        model = self.model
+        lo = max(0, near - self.FOLLOWING)
+        hi = min(model.rowCount(), near + 2 * self.FOLLOWING)
+        out = {}
+        for r in range(lo, hi):
+            row = model.row(r)
+            if row is not None:
+                out[model.source.row_id(row)] = r
+        return out
+
+    def select_row(self, r: int) -> None:
+        index = self.model.index(r, 0)
+        self.view.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.view.scrollTo(index)
+
+
+class QueueTable(QTableView):
+    """A QTableView over a `SqlTableModel` with the habits of a work queue.
+
+    Signals:
+        open_requested(): Enter on a row (open the workspace).
+        column_visibility_changed(): the column chooser changed what is shown.
+    """
+
+    open_requested = Signal()
+    column_visibility_changed = Signal()
+
+    def __init__(self, model: SqlTableModel, settings_key: str, hidden=(), parent=None) -> None:
+        super().__init__(parent)
+        self.settings_key = settings_key
+        configure_view(self, model)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        self.setSortingEnabled(False)  # the header drives model.sort (below)
+        self.verticalHeader().hide()
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicatorClearable(True)
+        header.setSectionsClickable(True)
+        header.setSectionsMovable(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        header.sortIndicatorChanged.connect(self._sort_clicked)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        self.keep_place = KeepPlaceOrNext(self, model)
+        self._restore_columns(hidden)
+        copy = QAction("Copy", self)
+        copy.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(self.copy_selection)
+        self.addAction(copy)
+        self.copy_action = copy
+
+    @property
+    def sql_model(self) -> SqlTableModel:
+        return self.model()
+
+    # -- sorting -------------------------------------------------------------------------------
+    def _sort_clicked(self, section: int, order: Qt.SortOrder) -> None:
+        model = self.sql_model
+        column = model.columns[section] if 0 <= section < len(model.columns) else None
+        if column is not None and not column.sortable:
+            spec = model.sort_spec
+            keys = [c.sort_key for c in model.columns]
+            back = keys.index(spec.key) if spec and spec.key in keys else -1
+            desc = spec is not None and spec.descending
+            header = self.horizontalHeader()
+            header.blockSignals(True)
+            header.setSortIndicator(
+                back, Qt.SortOrder.DescendingOrder if desc else Qt.SortOrder.AscendingOrder
+            )
+            header.blockSignals(False)
+            return
+        model.sort(section, order)
+
+    # -- columns -------------------------------------------------------------------------------
+    def _settings_name(self) -> str:
+        return f"{self.settings_key}/hidden_columns"
+
+    def _restore_columns(self, default_hidden) -> None:
+        saved = QSettings().value(self._settings_name())
+        if saved is None:
+            hidden = set(default_hidden)
+        elif isinstance(saved, str):
+            hidden = {saved} if saved else set()
+        else:
+            hidden = {str(k) for k in saved}
+        for i, column in enumerate(self.sql_model.columns):
+            self.setColumnHidden(i, column.key in hidden)
+
+    def hidden_columns(self) -> list[str]:
+        return [c.key for i, c in enumerate(self.sql_model.columns) if self.isColumnHidden(i)]
+
+    def set_column_visible(self, key: str, visible: bool) -> None:
+        keys = [c.key for c in self.sql_model.columns]
+        i = keys.index(key)
+        if not visible and len(self.hidden_columns()) >= len(keys) - 1:
+            return  # keep at least one column
+        self.setColumnHidden(i, not visible)
+        QSettings().setValue(self._settings_name(), self.hidden_columns())
+        self.column_visibility_changed.emit()
+
+    def column_menu(self) -> QMenu:
+        """The column chooser (the header's context menu)."""
+        menu = QMenu(self)
+        menu.setObjectName("column_chooser")
+        for i, column in enumerate(self.sql_model.columns):
+            action = menu.addAction(column.header)
+            action.setCheckable(True)
+            action.setChecked(not self.isColumnHidden(i))
+            action.setData(column.key)
+            action.toggled.connect(lambda on, k=column.key: self.set_column_visible(k, on))
+        return menu
+
+    def _header_menu(self, pos) -> None:
+        menu = self.column_menu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(self.horizontalHeader().mapToGlobal(pos))
+
+    # -- copy ----------------------------------------------------------------------------------
+    def selection_text(self) -> str:
+        """The selected cells of visible columns as TSV (rows in table order)."""
+        selection = self.selectionModel()
+        if selection is None:
+            return ""
+        rows: dict[int, set[int]] = {}
+        for rng in selection.selection():
+            for r in range(rng.top(), min(rng.bottom(), rng.top() + COPY_LIMIT) + 1):
+                rows.setdefault(r, set()).update(range(rng.left(), rng.right() + 1))
+            if len(rows) >= COPY_LIMIT:
+                break
+        if not rows:
+            return ""
+        header = self.horizontalHeader()
+        used = sorted(
+            {c for cols in rows.values() for c in cols if not self.isColumnHidden(c)},
+            key=header.visualIndex,
+        )
+        model = self.sql_model
+        lines = []
+        for r in sorted(rows)[:COPY_LIMIT]:
+            cells = []
+            for c in used:
+                text = model.data(model.index(r, c)) if c in rows[r] else ""
+                cells.append(str(text or "").replace("\t", " ").replace("\n", " "))
+            lines.append("\t".join(cells))
+        return "\n".join(lines)
+
+    def copy_selection(self) -> int:
+        """Copy the selection to the clipboard; returns the rows copied."""
+        text = self.selection_text()
+        if text:
+            QApplication.clipboard().setText(text)
+        return text.count("\n") + 1 if text else 0
+
+    # -- keys ----------------------------------------------------------------------------------
+    def move_current(self, step: int) -> None:
+        model = self.sql_model
+        if model.rowCount() == 0:
+            return
+        current = self.currentIndex()
+        r = current.row() if current.isValid() else -1
+        r = max(0, min(model.rowCount() - 1, r + step))
+        self.keep_place.select_row(r)
+
+    def keyPressEvent(self, event) -> None:
+        key = event.key()
+        plain = not (
+            event.modifiers()
+            & (
+                Qt.KeyboardModifier.ControlModifier
+                | Qt.KeyboardModifier.AltModifier
+                | Qt.KeyboardModifier.MetaModifier
+            )
+        )
+        if plain and key == Qt.Key.Key_J:
+            self.move_current(1)
+            return
+        if plain and key == Qt.Key.Key_K:
+            self.move_current(-1)
+            return
+        if plain and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.open_requested.emit()
+            return
+        super().keyPressEvent(event)
