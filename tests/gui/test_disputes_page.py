@@ -92,7 +92,7 @@ def drop_files(widget, paths: list[Path]) -> bool:
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     centre = QPointF(widget.rect().center())
     enter = QDragEnterEvent(
-        centre,
+        widget.rect().center(),  # QDragEnterEvent takes an integer QPoint, QDropEvent a QPointF
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
