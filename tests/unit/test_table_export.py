@@ -34,6 +34,9 @@ def test_xlsx(tmp_path: Path) -> None:
     assert ws["B6"].value == "normal - text"
     assert ws["C2"].value == pytest.approx(12.3) and ws["C2"].number_format == "#,##0.00"
     assert ws["D2"].is_date
+    # styled cells are reused row after row: each row keeps its own value and format
+    assert [ws[f"C{r}"].value for r in range(2, 7)] == [12.3, -0.05, 1000, 0, 1]
+    assert ws["C6"].number_format == "#,##0.00" and ws["D4"].value is None
 
 
 def test_csv(tmp_path: Path) -> None:

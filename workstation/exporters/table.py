@@ -162,15 +162,23 @@ def _write_xlsx(
         cell.alignment = Alignment(vertical="center")
         header.append(cell)
     ws.append(header)
-    formats = [_number_format(c) for c in columns]
+    # One styled cell per formatted column, reused row after row: a write-only sheet serialises
+    # each row as it is appended, and resolving a style for every cell dominates the cost.
+    styled: list[Any] = []
+    for col in columns:
+        fmt = _number_format(col)
+        cell = None
+        if fmt is not None:
+            cell = WriteOnlyCell(ws)
+            cell.number_format = fmt
+        styled.append(cell)
     n = 0
     for row in rows:
         out = []
-        for value, fmt in zip(row, formats, strict=True):
+        for value, cell in zip(row, styled, strict=True):
             v = _cell(value)
-            if fmt is not None and v is not None and not isinstance(v, str):
-                cell = WriteOnlyCell(ws, value=v)
-                cell.number_format = fmt
+            if cell is not None and v is not None and not isinstance(v, str):
+                cell.value = v
                 out.append(cell)
             else:
                 out.append(v)
