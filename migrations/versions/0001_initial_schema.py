@@ -299,7 +299,6 @@ def upgrade() -> None:
     sa.Column('value', sa.String(length=128), nullable=False),
     sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.ForeignKeyConstraint(['record_id'], ['records.id'], name=op.f('fk_record_references_record_id_records'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('value', 'record_id', name=op.f('pk_record_references')),
     sqlite_with_rowid=False
     )

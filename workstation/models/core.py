@@ -128,7 +128,9 @@ class Record(Base):
 
     source: Mapped[Source] = relationship(lazy="joined")
     references: Mapped[list[RecordReference]] = relationship(
-        back_populates="record", cascade="all, delete-orphan"
+        back_populates="record",
+        cascade="all, delete-orphan",
+        primaryjoin="Record.id == foreign(RecordReference.record_id)",
     )
 
 
@@ -138,18 +140,22 @@ class RecordReference(Base):
     __tablename__ = "record_references"
     # Clustered on (value, record_id) (no rowid table on SQLite): a token lookup is one B-tree
     # descent, and bulk inserts arrive sorted by value. record_id has a small integer index.
+    # No foreign key to records: tokens are written only by ingest, in the same transaction as
+    # their record, and deleted explicitly with it (imports.undo_batch); a checked key would
+    # cost a lookup into records for each of millions of token rows on import.
     __table_args__ = (
         Index("ix_record_references_record_id", "record_id"),
         {"sqlite_with_rowid": False},
     )
 
     value: Mapped[str] = mapped_column(String(128), primary_key=True)
-    record_id: Mapped[int] = mapped_column(
-        ForeignKey("records.id", ondelete="CASCADE"), primary_key=True
-    )
+    record_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
 
-    record: Mapped[Record] = relationship(back_populates="references")
+    record: Mapped[Record] = relationship(
+        back_populates="references",
+        primaryjoin="foreign(RecordReference.record_id) == Record.id",
+    )
 
 
 class MappingProfile(Base):
