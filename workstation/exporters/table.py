@@ -167,10 +167,11 @@ def _write_xlsx(
     styled: list[Any] = []
     for col in columns:
         fmt = _number_format(col)
-        cell = None
-        if fmt is not None:
-            cell = WriteOnlyCell(ws)
-            cell.number_format = fmt
+        if fmt is None:
+            styled.append(None)
+            continue
+        cell = WriteOnlyCell(ws)
+        cell.number_format = fmt
         styled.append(cell)
     n = 0
     for row in rows:
