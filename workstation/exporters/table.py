@@ -1,4 +1,4 @@
-"""Any table to XLSX (openpyxl write-only: styled frozen header, autofilter, real cells) or CSV.
+"""Any table to XLSX (XlsxWriter, constant memory: styled frozen header, autofilter) or CSV.
 
 Text cells that a spreadsheet would run as a formula (`= + - @`, tab, CR, LF first) are neutralised
 with a leading apostrophe; numbers stay numbers. Money columns are passed as Decimal major units so
@@ -141,52 +141,52 @@ def _write_xlsx(
     total: int | None,
     progress: Progress | None,
 ) -> int:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    """XlsxWriter in constant-memory mode: rows stream to disk, memory stays flat.
 
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=title[:31])
-    ws.freeze_panes = "A2"
-    for i, col in enumerate(columns, start=1):
-        width = col.width or max(10, min(48, len(col.header) + 4))
-        ws.column_dimensions[get_column_letter(i)].width = width
-    head_font = Font(bold=True, color="FFFFFF")
-    head_fill = PatternFill("solid", fgColor="2F5597")
-    header = []
-    for col in columns:
-        cell = WriteOnlyCell(ws, value=safe_text(col.header))
-        cell.font = head_font
-        cell.fill = head_fill
-        cell.alignment = Alignment(vertical="center")
-        header.append(cell)
-    ws.append(header)
-    # One styled cell per formatted column, reused row after row: a write-only sheet serialises
-    # each row as it is appended, and resolving a style for every cell dominates the cost.
-    styled: list[Any] = []
-    for col in columns:
+    XlsxWriter rather than openpyxl here: for a 100k-row export it is about a third faster
+    (PERFORMANCE.md: 6.0 s vs 7.9 s for openpyxl's write-only mode). Its automatic conversions
+    (strings to formulas, URLs or numbers) are all switched off: text stays text.
+    """
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "remove_timezone": True,
+        },
+    )
+    ws = wb.add_worksheet(title[:31])
+    head = wb.add_format(
+        {"bold": True, "font_color": "#FFFFFF", "bg_color": "#2F5597", "valign": "vcenter"}
+    )
+    formats = []
+    for i, col in enumerate(columns):
+        ws.set_column(i, i, col.width or max(10, min(48, len(col.header) + 4)))
         fmt = _number_format(col)
-        if fmt is None:
-            styled.append(None)
-            continue
-        cell = WriteOnlyCell(ws)
-        cell.number_format = fmt
-        styled.append(cell)
+        formats.append(wb.add_format({"num_format": fmt}) if fmt else None)
+    for i, col in enumerate(columns):
+        ws.write_string(0, i, safe_text(col.header), head)
+    ws.freeze_panes(1, 0)
     n = 0
-    for row in rows:
-        out = []
-        for value, cell in zip(row, styled, strict=True):
+    write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
+    for n, row in enumerate(rows, start=1):
+        for c, (value, fmt) in enumerate(zip(row, formats, strict=True)):
             v = _cell(value)
-            if cell is not None and v is not None and not isinstance(v, str):
-                cell.value = v
-                out.append(cell)
+            if v is None:
+                continue
+            if isinstance(v, str):
+                write_string(n, c, v)
+            elif isinstance(v, dt.date):  # datetime is a date too
+                write_datetime(n, c, v, fmt)
+            elif isinstance(v, bool):
+                ws.write_boolean(n, c, v)
             else:
-                out.append(v)
-        ws.append(out)
-        n += 1
+                write_number(n, c, float(v), fmt)  # a cell holds a double; format shows decimals
         _tick(progress, n, total)
-    last = get_column_letter(max(1, len(columns)))
-    ws.auto_filter.ref = f"A1:{last}{n + 1}"
-    wb.save(path)
+    ws.autofilter(0, 0, n, max(0, len(columns) - 1))
+    wb.close()
     return n
