@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ...models import Source, utcnow
 from .. import audit, cases
 from .. import fx as fxsvc
-from ..bulk import bulk_insert, reserve_ids
+from ..bulk import bulk_insert, deferred_indexes, reserve_ids
 from ..frames import delete_where_in, id_table, read_frame, timestamp_text, update_where_in
 from . import matchers
 from .rules import RuleSpec, ensure_rules, load_rules
@@ -34,6 +34,7 @@ from .work import SIDE_NAMES, SIDE_OF_SOURCE_KIND, TRANSFER_KINDS, Tokens, Work
 
 Progress = Callable[[int, int, str], None]
 OPEN_STATES = "('unmatched', 'suggested')"
+_DEFER_STATE_INDEXES_AT = 100_000
 _WRITE_ROWS = 200_000  # rows per driver call: bounds the Python objects alive at once
 _MATCH_COLUMNS = (
     "id",
@@ -531,11 +532,17 @@ def _write(session: Session, work: Work, report: RunReport, actor: str, today: d
     else:
         auto_ids = sugg_ids = np.zeros(0, dtype=np.int64)
     lap = time.perf_counter()
-    update_where_in(session, "records", "match_state = 'matched'", auto_ids)
     new_sugg = sugg_ids[~np.isin(sugg_ids, work.ids[work.was_suggested])]
-    update_where_in(session, "records", "match_state = 'suggested'", new_sugg)
     reset = np.setdiff1d(dead_members, np.r_[auto_ids, sugg_ids])
-    update_where_in(session, "records", "match_state = 'unmatched'", reset)
+    changed = len(auto_ids) + len(new_sugg) + len(reset)
+    # A large state change rebuilds the match_state indexes once instead of moving every row
+    # in each of them.
+    with deferred_indexes(
+        session, ("records",), enabled=changed >= _DEFER_STATE_INDEXES_AT, columns=("match_state",)
+    ):
+        update_where_in(session, "records", "match_state = 'matched'", auto_ids)
+        update_where_in(session, "records", "match_state = 'suggested'", new_sugg)
+        update_where_in(session, "records", "match_state = 'unmatched'", reset)
     report.timings["write.states"] = time.perf_counter() - lap
     lap = time.perf_counter()
     # exception cases for what is still open; close the cases of what got matched
