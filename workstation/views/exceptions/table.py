@@ -7,7 +7,7 @@ from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QMenu, QTableView
 
-from ..models.sql_table import KeepPlace, SqlTableModel, configure_view
+from ..models.sql_table import ROW_ROLE, KeepPlace, SqlTableModel, configure_view
 
 COPY_LIMIT = 20_000  # rows; copying more would read the whole table into the clipboard
 
@@ -137,6 +137,31 @@ class QueueTable(QTableView):
     @property
     def sql_model(self) -> SqlTableModel:
         return self.model()
+
+    def current_row(self) -> dict | None:
+        """The row under the cursor, as the source returned it (None without one)."""
+        index = self.currentIndex()
+        if not index.isValid():
+            return None
+        model = self.sql_model
+        return model.data(model.index(index.row(), 0), ROW_ROLE)
+
+    def select_id(self, row_id) -> bool:
+        """Select the row with this id if the model finds it; False when it is not there."""
+        r = self.sql_model.find_row(row_id, near=0)
+        if r < 0:
+            return False
+        self.keep_place.select_row(r)
+        return True
+
+    def sort_description(self, default: str) -> str:
+        """`By amount, descending`, or `default` for the source's own order."""
+        model = self.sql_model
+        spec = model.sort_spec
+        if spec is None:
+            return default
+        name = next((c.header for c in model.columns if c.sort_key == spec.key), spec.key)
+        return f"By {name.lower()}, {'descending' if spec.descending else 'ascending'}"
 
     # -- sorting -------------------------------------------------------------------------------
     def _sort_clicked(self, section: int, order: Qt.SortOrder) -> None:

@@ -38,7 +38,7 @@ from ..exceptions.saved import SavedFilters
 from ..exceptions.source import DEFAULT_HIDDEN, ExceptionSource
 from ..exceptions.table import QueueTable
 from ..exceptions.workspace import MatchWorkspace
-from ..models.sql_table import ROW_ROLE, SqlTableModel
+from ..models.sql_table import SqlTableModel
 from .placeholder import page_header
 
 SETTINGS_GROUP = "exceptions_page"
@@ -283,32 +283,18 @@ class ExceptionsPage(QWidget):
     def _update_labels(self) -> None:
         n = self.model.rowCount()
         self.count_label.setText(f"{n:,} open line{'s' if n != 1 else ''}")
-        spec = self.model.sort_spec
-        if spec is None:
-            self.order_label.setText("Oldest first")
-        else:
-            name = next((c.header for c in self.model.columns if c.sort_key == spec.key), spec.key)
-            self.order_label.setText(
-                f"By {name.lower()}, {'descending' if spec.descending else 'ascending'}"
-            )
+        self.order_label.setText(self.table.sort_description("Oldest first"))
 
     # -- selection and the workspace ---------------------------------------------------------
     def current_row(self) -> dict | None:
-        index = self.table.currentIndex()
-        if not index.isValid():
-            return None
-        return self.model.data(self.model.index(index.row(), 0), ROW_ROLE)
+        return self.table.current_row()
 
     def current_record_id(self) -> int | None:
         row = self.current_row()
         return None if row is None else int(row["id"])
 
     def select_record(self, record_id: int) -> bool:
-        r = self.model.find_row(record_id, near=0)
-        if r < 0:
-            return False
-        self.table.keep_place.select_row(r)
-        return True
+        return self.table.select_id(record_id)
 
     def select_row(self, r: int) -> None:
         self.table.keep_place.select_row(r)

@@ -21,7 +21,7 @@ from ..exceptions.table import QueueTable
 from ..matches.detail import MatchDetail
 from ..matches.filter_bar import MatchFilterBar
 from ..matches.source import DEFAULT_HIDDEN, MatchSource
-from ..models.sql_table import ROW_ROLE, SqlTableModel
+from ..models.sql_table import SqlTableModel
 from .exceptions import _shortcut
 from .placeholder import page_header
 
@@ -140,31 +140,17 @@ class MatchesPage(QWidget):
     def _update_labels(self) -> None:
         n = self.model.rowCount()
         self.count_label.setText(f"{n:,} match{'es' if n != 1 else ''}")
-        spec = self.model.sort_spec
-        if spec is None:
-            self.order_label.setText("By match id")
-        else:
-            name = next((c.header for c in self.model.columns if c.sort_key == spec.key), spec.key)
-            self.order_label.setText(
-                f"By {name.lower()}, {'descending' if spec.descending else 'ascending'}"
-            )
+        self.order_label.setText(self.table.sort_description("By match id"))
 
     def current_row(self) -> dict | None:
-        index = self.table.currentIndex()
-        if not index.isValid():
-            return None
-        return self.model.data(self.model.index(index.row(), 0), ROW_ROLE)
+        return self.table.current_row()
 
     def current_match_id(self) -> int | None:
         row = self.current_row()
         return None if row is None else int(row["id"])
 
     def select_match(self, match_id: int) -> bool:
-        r = self.model.find_row(match_id, near=0)
-        if r < 0:
-            return False
-        self.table.keep_place.select_row(r)
-        return True
+        return self.table.select_id(match_id)
 
     def _current_changed(self, *_args) -> None:
         self.detail.show_match(self.current_row())
