@@ -51,6 +51,14 @@ def normalise_currency(code: str | None) -> str:
     return c
 
 
+def currencies_by_exponent() -> dict[int, list[str]]:
+    """The ISO 4217 exceptions grouped by exponent (every other currency has 2), for SQL CASEs."""
+    groups: dict[int, list[str]] = {}
+    for cur, exp in sorted(_EXPONENTS.items()):
+        groups.setdefault(exp, []).append(cur)
+    return groups
+
+
 def exponent(currency: str) -> int:
     """Number of minor-unit digits of `currency` (JPY 0, EUR 2, BHD 3)."""
     return _EXPONENTS.get(currency.upper(), 2)

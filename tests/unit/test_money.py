@@ -48,3 +48,11 @@ def test_exponents_and_minor_units() -> None:
     assert from_minor(-1815, "EUR") == Decimal("-18.15")
     assert format_minor(123456789, "EUR") == "1,234,567.89"
     assert format_minor(1000, "BHD", symbol=True) == "1.000 BHD"
+
+
+def test_currencies_by_exponent_agrees_with_exponent() -> None:
+    from workstation.money import currencies_by_exponent
+
+    groups = currencies_by_exponent()
+    assert "JPY" in groups[0] and "BHD" in groups[3] and 2 not in groups
+    assert all(exponent(c) == e for e, curs in groups.items() for c in curs)

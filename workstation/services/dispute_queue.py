@@ -47,7 +47,7 @@ from ..exporters.table import Column, write_table
 from ..importers.base import Progress
 from ..models import Dispute, DisputeEvent, Evidence, Record, User, utcnow
 from ..models.base import UTCDateTime
-from ..money import _EXPONENTS, format_minor, from_minor
+from ..money import currencies_by_exponent, exponent, format_minor, from_minor
 from . import audit
 from .reason_codes import category_names
 from .users import ensure_user
@@ -161,12 +161,10 @@ def due_state(
 
 
 def _major(amount: Any, currency: Any) -> ColumnElement[Any]:
-    groups: dict[int, list[str]] = {}
-    for cur, exp in _EXPONENTS.items():
-        groups.setdefault(exp, []).append(cur)
+    """Amount in major units as a float: a ranking weight for urgency, never shown to anyone."""
     whens = [
-        (currency.in_(sorted(curs)), cast(amount, Float) / float(10**exp))
-        for exp, curs in sorted(groups.items())
+        (currency.in_(curs), cast(amount, Float) / 10.0**exp)
+        for exp, curs in currencies_by_exponent().items()
     ]
     return case(*whens, else_=cast(amount, Float) / 100.0)
 
@@ -387,8 +385,7 @@ def _rows(
 
 def _py_urgency(d: Dispute, now: dt.datetime) -> tuple[int, float]:
     """The same formula as the SQL one, for rows fetched by another sort."""
-    exp = _EXPONENTS.get(d.currency, 2)
-    major = d.amount_minor / float(10**exp)
+    major = d.amount_minor / 10.0 ** exponent(d.currency)  # ranking weight, as in `_major`
     if d.status != "needs_response":
         return 3, major
     if d.due_by is None:
