@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from sqlalchemy import func, select
 
@@ -12,7 +13,7 @@ from workstation.db import Database
 from workstation.errors import UserError
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import Record, RecordReference
-from workstation.services.ingest import store
+from workstation.services.ingest import _iso_dates, _utc_texts, reference_rows, store
 from workstation.services.pan import luhn_ok, mask_text
 
 
@@ -128,3 +129,43 @@ def test_nullable_and_chunked_columns(db: Database) -> None:
         assert fees == [5, None]
         values = set(s.scalars(select(RecordReference.value)))
         assert {"CH0001234", "CH0005678"} <= values
+
+
+def test_reference_rows_sorted_distinct_and_explicit_kind_wins() -> None:
+    frame = frame_from_rows(
+        [
+            _row(1, "ZZ-000123", 100, desc="payment ZZ000123 inv-4455667"),
+            _row(2, "aa_999999", 200, desc="AA999999 again"),
+            _row(3, None, 300, desc="no ids here"),
+        ]
+    )
+    frame["id"] = [30, 10, 20]
+    table = reference_rows(frame)
+    rows = list(
+        zip(
+            table.column("value").to_pylist(),
+            table.column("record_id").to_pylist(),
+            table.column("kind").to_pylist(),
+            strict=True,
+        )
+    )
+    # clustered key order, one row per (value, record), the external id's kind before free text
+    assert rows == sorted(rows)
+    assert len({(v, r) for v, r, _ in rows}) == len(rows)
+    assert ("ZZ000123", 30, "id") in rows and ("AA999999", 10, "id") in rows
+    assert ("INV4455667", 30, "text") in rows
+    assert not [r for r in rows if r[1] == 20]
+
+
+def test_arrow_dates_and_times_print_like_the_orm() -> None:
+    la = pa.timestamp("s", tz="America/Los_Angeles")
+    stamp = dt.datetime(2026, 1, 2, 23, 30, 5, tzinfo=dt.timezone(dt.timedelta(hours=-8)))
+    col = pd.Series(pd.arrays.ArrowExtensionArray(pa.array([stamp, None], type=la)))
+    assert _utc_texts(col, "") == ["2026-01-03 07:30:05.000000", None]
+    assert _utc_texts(col, "+00:00")[0] == "2026-01-03 07:30:05.000000+00:00"
+    assert list(_iso_dates(col)) == ["2026-01-02", None]  # the local calendar day
+    days = pd.Series(pd.arrays.ArrowExtensionArray(pa.array([dt.date(2026, 2, 28), None])))
+    assert list(_iso_dates(days)) == ["2026-02-28", None]
+    assert _utc_texts(pd.Series([pd.Timestamp("2026-01-02 23:30:05-08:00")]), "") == [
+        "2026-01-03 07:30:05.000000"
+    ]

@@ -151,6 +151,9 @@ def import_file(
             dry_run=dry_run,
         )
     result = parse_file(path, data, options, progress)
+    # The file's bytes are needed again only to keep a copy; let a big one go before storing.
+    original = data if _keepable(data) else None
+    del data
     errors = [p for p in result.problems if p.severity == "error"]
     if errors and not skip_bad_rows and not dry_run:
         first = errors[0]
@@ -172,8 +175,8 @@ def import_file(
         problems=result.problems,
         progress=progress,
     )
-    if not dry_run and stored.batch_id is not None:
-        _keep_original(session, stored.batch_id, data)
+    if not dry_run and stored.batch_id is not None and original is not None:
+        _keep_original(session, stored.batch_id, original)
     disputes = None
     if not dry_run and stored.batch_id is not None:
         if result.disputes:
@@ -233,10 +236,13 @@ def undo_batch(session: Session, batch_id: int, *, actor: str) -> int:
     return int(removed)
 
 
+def _keepable(data: bytes) -> bool:
+    """Text files up to KEEP_ORIGINAL_BYTES are kept with their batch; binary and huge ones not."""
+    return len(data) <= KEEP_ORIGINAL_BYTES and not looks_binary(data[:4096])
+
+
 def _keep_original(session: Session, batch_id: int, data: bytes) -> None:
-    """Keep a text file with its batch (card numbers masked); binary and huge files are not kept."""
-    if len(data) > KEEP_ORIGINAL_BYTES or looks_binary(data[:4096]):
-        return
+    """Keep a text file with its batch, card numbers masked."""
     text, encoding = decode(data)
     masked, _ = mask_text(text)
     session.execute(
