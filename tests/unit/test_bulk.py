@@ -22,3 +22,28 @@ def test_deferred_indexes_by_column(any_db: Database) -> None:
             assert during == before - state
             s.execute(text("UPDATE records SET match_state = 'matched' WHERE id < 0"))
         assert _index_names(any_db, s.connection()) == before
+
+
+def test_gc_paused_nests_and_restores() -> None:
+    import gc
+    import threading
+
+    from workstation.services.bulk import gc_paused
+
+    assert gc.isenabled()
+    entered, inner_done = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with gc_paused():
+            entered.set()
+            inner_done.wait(5)
+
+    t = threading.Thread(target=other)
+    with gc_paused():
+        t.start()
+        assert entered.wait(5)
+        assert not gc.isenabled()
+    assert not gc.isenabled()  # the other thread still holds it
+    inner_done.set()
+    t.join()
+    assert gc.isenabled()

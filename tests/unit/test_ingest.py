@@ -13,7 +13,16 @@ from workstation.db import Database
 from workstation.errors import UserError
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import Record, RecordReference
-from workstation.services.ingest import _iso_dates, _utc_texts, reference_rows, store
+from workstation.services.ingest import (
+    FINGERPRINT_VERSION,
+    _iso_dates,
+    _normalise_frame,
+    _strings,
+    _utc_texts,
+    fingerprints,
+    reference_rows,
+    store,
+)
 from workstation.services.pan import luhn_ok, mask_text
 
 
@@ -163,9 +172,31 @@ def test_arrow_dates_and_times_print_like_the_orm() -> None:
     col = pd.Series(pd.arrays.ArrowExtensionArray(pa.array([stamp, None], type=la)))
     assert _utc_texts(col, "") == ["2026-01-03 07:30:05.000000", None]
     assert _utc_texts(col, "+00:00")[0] == "2026-01-03 07:30:05.000000+00:00"
-    assert list(_iso_dates(col)) == ["2026-01-02", None]  # the local calendar day
+    assert _strings(_iso_dates(col)).to_pylist() == ["2026-01-02", None]  # the local calendar day
     days = pd.Series(pd.arrays.ArrowExtensionArray(pa.array([dt.date(2026, 2, 28), None])))
-    assert list(_iso_dates(days)) == ["2026-02-28", None]
+    assert _strings(_iso_dates(days)).to_pylist() == ["2026-02-28", None]
+    text = pd.Series(["2026-03-01", None], dtype=object)
+    assert _strings(_iso_dates(text)).to_pylist() == ["2026-03-01", None]
     assert _utc_texts(pd.Series([pd.Timestamp("2026-01-02 23:30:05-08:00")]), "") == [
         "2026-01-03 07:30:05.000000"
     ]
+
+
+def test_fingerprints_are_stable() -> None:
+    """Stored fingerprints must keep matching new imports: a change needs FINGERPRINT_VERSION."""
+    rows = [
+        {**_row(1, " REF-1 ", -1234), "currency": "eur"},
+        {**_row(2, None, 500, day=2), "bank_ref": "B9"},
+    ]
+    df = _normalise_frame(frame_from_rows(rows), "f")
+    df["source_id"] = 7
+    df["_booked"] = _iso_dates(df["booked_on"])
+    assert FINGERPRINT_VERSION == 1
+    assert fingerprints(df).tolist() == [-240184425755724478, -6495150468678714696]
+
+
+def test_unknown_account_named(db: Database) -> None:
+    frame = frame_from_rows([_row(1, "R1", 100), {**_row(2, "R2", 200), "account": "zz"}])
+    res = ParseResult(format="t", accounts=_result([]).accounts, records=frame)
+    with db.session() as s, pytest.raises(UserError, match=r"unknown account\(s\) \['zz'\]"):
+        store(s, res, file_name="u", sha256="u", actor="t")

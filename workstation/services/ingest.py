@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +27,7 @@ from ..errors import UserError
 from ..importers.base import REQUIRED_COLUMNS, AccountInfo, ParseResult, Problem, Progress
 from ..models import ImportBatch, Source
 from . import audit
-from .bulk import bulk_insert, deferred_indexes, reserve_ids, row_count_estimate
+from .bulk import bulk_insert, deferred_indexes, gc_paused, reserve_ids, row_count_estimate
 from .pan import mask_text
 
 FINGERPRINT_VERSION = 1
@@ -39,7 +39,9 @@ _MIN_TOKEN = 4
 _DEFER_INDEXES_AT = 50_000
 # Maintaining the secondary indexes row by row through executemany costs more than rebuilding
 # them once (1M Stripe rows: records +13 s maintained vs 7.5 s rebuilt; tokens +7 s vs 4.5 s).
-_CHUNK = 100_000  # rows per executemany/COPY call
+# Rows per step of work that holds the GIL (building Python rows, hashing): a step of 25k rows
+# takes ~10-30 ms, so the UI thread gets the interpreter back well within a frame or two.
+_GIL_STEP = 25_000
 
 _RECORD_COLUMNS = (
     "id",
@@ -148,20 +150,21 @@ def _arrow(values: pd.Series) -> pa.Array | None:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-def _iso_dates(values: pd.Series) -> np.ndarray:
-    """'YYYY-MM-DD' strings (object array, None for nulls) from dates, datetimes or text."""
+def _iso_dates(values: pd.Series) -> pd.Series:
+    """'YYYY-MM-DD' strings (arrow-backed, null for nulls) from dates, datetimes or text."""
     arr = _arrow(values)
     if arr is not None and (pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type)):
         if pa.types.is_timestamp(arr.type):  # the calendar date where the stamp was taken
             if arr.type.tz is not None:
                 arr = pc.local_timestamp(arr)
             arr = arr.cast(pa.date32())
-        # a cast prints ISO dates ~10x faster than strftime
-        return np.asarray(arr.cast(pa.date32()).cast(pa.string()).to_pylist(), dtype=object)
-    days = pd.to_datetime(values, errors="raise").to_numpy(dtype="datetime64[D]")
-    out = np.datetime_as_string(days, unit="D").astype(object)
-    out[np.isnat(days)] = None
-    return out
+        # a cast prints ISO dates ~10x faster than strftime, and no Python objects are made
+        text_vals = arr.cast(pa.date32()).cast(pa.string())
+    else:
+        days = pd.to_datetime(values, errors="raise").to_numpy(dtype="datetime64[D]")
+        text_vals = pa.array(np.datetime_as_string(days, unit="D"), type=pa.string())
+        text_vals = pc.if_else(pa.array(np.isnat(days)), pa.scalar(None, pa.string()), text_vals)
+    return pd.Series(pd.arrays.ArrowExtensionArray(text_vals), index=values.index)
 
 
 def _utc_texts(values: pd.Series, suffix: str) -> list[str | None]:
@@ -214,19 +217,22 @@ def _normalise_frame(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
         if bad.any():
             line = df.loc[bad.idxmax(), "line_no"]
             raise UserError("value is missing", file=file_name, line=int(line), field=col)
-    cur = df["currency"].astype("string").str.upper()
-    bad_cur = ~cur.str.fullmatch(r"[A-Z]{3}", na=False)
-    if bad_cur.any():
-        i = bad_cur.idxmax()
+    # arrow kernels (they release the GIL) rather than pandas string methods
+    cur = pc.utf8_upper(_strings(df["currency"]))
+    bad_cur = pc.invert(pc.fill_null(pc.match_substring_regex(cur, r"^[A-Z]{3}$"), False))
+    if pc.any(bad_cur).as_py():
+        i = int(pc.index(bad_cur, True).as_py())
         raise UserError(
             f"not an ISO 4217 currency: {df.loc[i, 'currency']!r}",
             file=file_name,
             line=int(df.loc[i, "line_no"]),
             field="currency",
         )
-    df["currency"] = cur.astype(object)
+    df["currency"] = pd.Series(pd.arrays.ArrowExtensionArray(cur), index=df.index)
     df["amount_minor"] = df["amount_minor"].astype("int64")
-    df["direction"] = np.where(df["amount_minor"].to_numpy() >= 0, "credit", "debit")
+    df["direction"] = pd.Categorical.from_codes(
+        (df["amount_minor"].to_numpy() < 0).astype(np.int8), categories=["credit", "debit"]
+    )
     df["raw"] = _raw_texts(df["raw"])
     return df
 
@@ -266,20 +272,38 @@ def _mask_pans(df: pd.DataFrame, exempt: tuple[str, ...] = ()) -> int:
     return total
 
 
+def _rows(df: pd.DataFrame, start: int, count: int, columns: Iterable[str]) -> dict[str, pd.Series]:
+    """Rows start..start+count of some columns, sliced column by column.
+
+    `df.iloc[a:b]` on a wide frame of mixed columns may first consolidate all its blocks (a
+    copy of the whole frame, holding the GIL); slicing single columns never does.
+    """
+    return {c: df[c].iloc[start : start + count] for c in columns}
+
+
 def fingerprints(df: pd.DataFrame) -> pd.Series:
-    """64-bit fingerprint of account, bank reference, date, amount (sign = direction), currency."""
-    ref = df["bank_ref"].where(df["bank_ref"].notna(), df["external_id"])
-    key = pd.DataFrame(
-        {
-            "s": df["source_id"].astype("int64"),
-            "r": pd.Series(pc.utf8_trim_whitespace(_strings(ref)).to_pylist()).fillna(""),
-            "d": df["_booked"],
-            "a": df["amount_minor"].astype("int64"),
-            "c": df["currency"],
-        }
-    )
-    hashed = pd.util.hash_pandas_object(key, index=False, hash_key=_HASH_KEY, categorize=False)
-    return pd.Series(hashed.to_numpy().view(np.int64), index=df.index)
+    """64-bit fingerprint of account, bank reference, date, amount (sign = direction), currency.
+
+    Hashed in steps of rows (a row's hash does not depend on the others) so no single call
+    holds the GIL for long.
+    """
+    out = np.empty(len(df), dtype=np.int64)
+    for lo in range(0, len(df), _GIL_STEP):
+        part = _rows(df, lo, _GIL_STEP, ("bank_ref", "external_id", "source_id", "_booked"))
+        part |= _rows(df, lo, _GIL_STEP, ("amount_minor", "currency"))
+        ref = part["bank_ref"].where(part["bank_ref"].notna(), part["external_id"])
+        key = pd.DataFrame(
+            {
+                "s": part["source_id"].astype("int64").to_numpy(),
+                "r": pd.Series(pc.utf8_trim_whitespace(_strings(ref)).to_pylist()).fillna(""),
+                "d": part["_booked"].to_numpy(),
+                "a": part["amount_minor"].astype("int64").to_numpy(),
+                "c": part["currency"].to_numpy(dtype=object),
+            }
+        )
+        hashed = pd.util.hash_pandas_object(key, index=False, hash_key=_HASH_KEY, categorize=False)
+        out[lo : lo + len(key)] = hashed.to_numpy().view(np.int64)
+    return pd.Series(out, index=df.index)
 
 
 def _duplicates(session: Session, df: pd.DataFrame) -> np.ndarray:
@@ -305,10 +329,18 @@ def _duplicates(session: Session, df: pd.DataFrame) -> np.ndarray:
     return (merged["_merge"] == "both").to_numpy()
 
 
-def _record_rows(df: pd.DataFrame, dialect: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+_ROW_SOURCES = (
+    *(c for c in _RECORD_COLUMNS if c not in ("booked_on", "match_state")),
+    "_booked",
+)
+
+
+def _record_rows(
+    df: Mapping[str, pd.Series], dialect: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     # SQLite keeps UTC as naive text (as UTCDateTime does); PostgreSQL gets an explicit offset.
     tz_suffix = "+00:00" if dialect == "postgresql" else ""
-    n = len(df)
+    n = len(df["id"])
 
     def texts(col: str) -> list[Any]:
         return _strings(df[col]).to_pylist()
@@ -321,8 +353,8 @@ def _record_rows(df: pd.DataFrame, dialect: str) -> tuple[list[str], list[tuple[
         "external_id": texts("external_id"),
         "fingerprint": df["fingerprint"].tolist(),
         "occurrence": df["occurrence"].tolist(),
-        "booked_on": df["_booked"].tolist(),
-        "value_on": list(_iso_dates(df["value_on"]))
+        "booked_on": texts("_booked"),
+        "value_on": _strings(_iso_dates(df["value_on"])).to_pylist()
         if df["value_on"].notna().any()
         else [None] * n,
         "occurred_at": _utc_texts(df["occurred_at"], tz_suffix),
@@ -465,6 +497,8 @@ def store(
 ) -> StoreResult:
     """Store the records of `result` as one import batch; duplicates are skipped.
 
+    The garbage collector is paused meanwhile (see `bulk.gc_paused`).
+
     Args:
         session: an open Session; the caller commits (or rolls back on a dry run).
         result: the parsed file.
@@ -479,6 +513,23 @@ def store(
     Returns:
         counts and the new batch id.
     """
+    with gc_paused():
+        return _store(
+            session, result, file_name, sha256, actor, forced_account, dry_run, problems, progress
+        )
+
+
+def _store(
+    session: Session,
+    result: ParseResult,
+    file_name: str,
+    sha256: str,
+    actor: str,
+    forced_account: str | None,
+    dry_run: bool,
+    problems: Iterable[Problem],
+    progress: Progress | None,
+) -> StoreResult:
     df = result.records.copy(deep=False)
     total = len(df)
     _report(progress, 0, 5, "Checking lines")
@@ -488,10 +539,15 @@ def store(
         batch = _new_batch(session, result, file_name, sha256, actor, 0, 0, 0, problems)
         return StoreResult(batch.id, 0, 0, 0, 0, accounts)
     df = _normalise_frame(df, file_name)
-    unknown = set(df["account"].unique()) - set(sources)
-    if unknown:
-        raise UserError(f"lines refer to unknown account(s) {sorted(unknown)}", file=file_name)
-    df["source_id"] = df["account"].map({k: s.id for k, s in sources.items()}).astype("int64")
+    # arrow kernels: a pandas map over a million strings would hold the GIL for ~0.1 s
+    keys = list(sources)
+    accounts_col = _strings(df["account"])
+    slot = pc.index_in(accounts_col, value_set=pa.array(keys, type=pa.string()))
+    if slot.null_count:
+        unknown = sorted(map(str, pc.filter(accounts_col, pc.is_null(slot)).unique().to_pylist()))
+        raise UserError(f"lines refer to unknown account(s) {unknown}", file=file_name)
+    ids = np.asarray([sources[k].id for k in keys], dtype=np.int64)
+    df["source_id"] = ids[slot.to_numpy(zero_copy_only=False)]
     df["_booked"] = _iso_dates(df["booked_on"])
     _report(progress, 1, 5, "Masking card numbers")
     masked = _mask_pans(df, result.pan_exempt_columns)
@@ -519,11 +575,12 @@ def store(
     with ThreadPoolExecutor(1, thread_name_prefix="tokens") as pool:
         with deferred_indexes(session, ("records",), enabled=big):
             # Chunks keep the Python row tuples (the memory peak of a bulk insert) bounded.
-            for start in range(0, len(new), _CHUNK):
-                columns, rows = _record_rows(new.iloc[start : start + _CHUNK], dialect)
+            for start in range(0, len(new), _GIL_STEP):
+                part = _rows(new, start, _GIL_STEP, _ROW_SOURCES)
+                columns, rows = _record_rows(part, dialect)
                 bulk_insert(session, "records", columns, rows)
                 del rows
-                _report(progress, 3, 5, f"Storing lines ({min(start + _CHUNK, len(new)):,})")
+                _report(progress, 3, 5, f"Storing lines ({min(start + _GIL_STEP, len(new)):,})")
             tokens = pool.submit(reference_rows, new, with_external_id=result.tokenise_external_id)
             _report(progress, 4, 5, "Indexing lines")
         _report(progress, 4, 5, "Storing references")
@@ -553,8 +610,8 @@ def _pylist(col: pa.ChunkedArray) -> list[Any]:
 
 def _insert_references(session: Session, refs: pa.Table) -> None:
     # Python tuples are built a chunk at a time: bounded memory, short GIL holds.
-    for start in range(0, refs.num_rows, _CHUNK):
-        part = refs.slice(start, _CHUNK)
+    for start in range(0, refs.num_rows, _GIL_STEP):
+        part = refs.slice(start, _GIL_STEP)
         rows = list(zip(*(_pylist(part.column(c)) for c in part.column_names), strict=True))
         bulk_insert(session, "record_references", part.column_names, rows)
 

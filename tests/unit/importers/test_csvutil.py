@@ -1,0 +1,31 @@
+"""Helpers of the CSV reader that work on whole files."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+
+from workstation.importers import csvutil
+
+
+def test_edits_in_steps_equal_one_edit_of_the_whole_file() -> None:
+    rng = np.random.default_rng(7)
+    alphabet = np.frombuffer(b'ab,"\\\t\r\n\x01 12', dtype=np.uint8)
+    data = rng.choice(alphabet, size=3 * csvutil._STEP_BYTES + 12345).tobytes()
+    for plain, escaped in csvutil._JSON_ESCAPES:
+        edit = functools.partial(csvutil._replace, old=plain, new=escaped)
+        assert csvutil._in_steps(data, edit) == data.replace(plain, escaped)
+    control = csvutil._in_steps(data, lambda b: csvutil._OTHER_CONTROL.sub(b" ", b))
+    assert control == csvutil._OTHER_CONTROL.sub(b" ", data)
+
+
+def test_raw_json_lines_of_a_big_file_are_valid_json() -> None:
+    line = 'a,"b ""q""",c\\d\t\r'
+    text = ("h1,h2,h3\n" + (line + "\n") * 400_000).encode()
+    starts, other = csvutil._line_starts(text)
+    lines = csvutil._raw_json_lines(text, starts, other)
+    assert len(lines) == 400_000
+    first, last = json.loads(lines[0].as_py()), json.loads(lines[-1].as_py())
+    assert first == last == {"line": line.replace("\r", "")}
