@@ -64,3 +64,47 @@ def test_cli_usage_error_exit_2(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_migration_0002_moves_raw_lines_out_of_records(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from workstation.db import alembic_config
+    from workstation.models import Record
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO sources (id, name, kind, created_at)"
+                " VALUES (1, 'Bank', 'bank', '2026-10-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO import_batches (id, file_name, sha256, format, imported_by,"
+                " imported_at, status, rows_total, rows_new, rows_duplicate, rows_problem,"
+                " masked_pans)"
+                " VALUES (1, 'f', 'x', 'csv', 't', '2026-10-01', 'committed', 2, 2, 0, 0, 0)"
+            )
+        )
+        for rid, raw in ((1, '{"line": "a,b"}'), (2, None)):
+            conn.execute(
+                text(
+                    "INSERT INTO records (id, source_id, batch_id, fingerprint, occurrence,"
+                    " booked_on, amount_minor, currency, direction, kind, match_state, raw)"
+                    " VALUES (:id, 1, 1, :id, 1, '2026-10-01', 100, 'EUR', 'credit',"
+                    " 'bank_credit', 'unmatched', :raw)"
+                ),
+                {"id": rid, "raw": raw},
+            )
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")  # upgrades to head on open
+    assert "raw" not in {c["name"] for c in inspect(db.engine).get_columns("records")}
+    with db.session() as s:
+        assert s.get(Record, 1).raw == {"line": "a,b"}
+        assert s.get(Record, 2).raw is None
+    db.dispose()

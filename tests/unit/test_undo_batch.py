@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from workstation.db import Database
 from workstation.errors import UserError
-from workstation.models import ExceptionCase, ImportBatch, Match, Record
+from workstation.models import ExceptionCase, ImportBatch, Match, Record, RecordRaw, RecordReference
 from workstation.services import matching
 from workstation.services.imports import import_file, undo_batch
 from workstation.services.reconcile.engine import run
@@ -41,9 +41,14 @@ def test_undo_refused_when_matched_then_allowed(db: Database, tmp_path) -> None:
         assert match_id is not None and m is not None
         matching.unmatch(s, match_id, actor="t")
     with db.session() as s:
+        assert _count(s, RecordRaw) == 3  # the original line of every record, kept apart
+        assert s.get(Record, ids[0]).raw is not None
         assert undo_batch(s, int(a), actor="t") == 2
     with db.session() as s:
         assert _count(s, Record) == 1
+        left = s.scalars(select(Record.id)).one()
+        assert s.scalars(select(RecordRaw.record_id)).all() == [left]
+        assert set(s.scalars(select(RecordReference.record_id))) <= {left}
         assert s.get(ImportBatch, a).status == "undone"
         assert (
             s.scalar(

@@ -2,7 +2,16 @@
 
 from .audit import AuditEvent
 from .base import Base, utcnow
-from .core import ImportBatch, MappingProfile, Record, RecordReference, Setting, Source, User
+from .core import (
+    ImportBatch,
+    MappingProfile,
+    Record,
+    RecordRaw,
+    RecordReference,
+    Setting,
+    Source,
+    User,
+)
 from .disputes import Dispute, DisputeEvent, DisputeLink, Evidence, EvidenceBlob, ReasonCode
 from .enums import (
     BatchStatus,
@@ -54,6 +63,7 @@ __all__ = [
     "ReasonCode",
     "Record",
     "RecordKind",
+    "RecordRaw",
     "RecordReference",
     "Role",
     "SavedFilter",

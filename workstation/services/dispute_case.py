@@ -31,7 +31,16 @@ from sqlalchemy.orm import Session
 
 from .. import config
 from ..errors import UserError
-from ..models import Dispute, DisputeEvent, DisputeLink, Evidence, Record, RecordReference, User
+from ..models import (
+    Dispute,
+    DisputeEvent,
+    DisputeLink,
+    Evidence,
+    Record,
+    RecordRaw,
+    RecordReference,
+    User,
+)
 from ..money import exponent, format_minor, parse_decimal, round_minor
 from .dispute_queue import countdown, due_state
 from .disputes import MoneyTrail, money_trail
@@ -282,7 +291,10 @@ def _candidates(
                 select(Record).where(
                     *conds,
                     Record.source_id == base.source_id,
-                    cast(Record.raw, Text).contains(value, autoescape=True),
+                    exists().where(
+                        RecordRaw.record_id == Record.id,
+                        cast(RecordRaw.raw, Text).contains(value, autoescape=True),
+                    ),
                 )
             )
         )

@@ -22,6 +22,7 @@ from ..models import (
     Match,
     MatchMember,
     Record,
+    RecordRaw,
     RecordReference,
 )
 from . import audit, cases
@@ -230,6 +231,7 @@ def undo_batch(session: Session, batch_id: int, *, actor: str) -> int:
     for col in (Dispute.charge_record_id, Dispute.order_record_id):
         session.execute(update(Dispute).where(col.in_(in_batch)).values({col.key: None}))
     session.execute(delete(RecordReference).where(RecordReference.record_id.in_(in_batch)))
+    session.execute(delete(RecordRaw).where(RecordRaw.record_id.in_(in_batch)))
     removed = session.execute(delete(Record).where(Record.batch_id == batch_id)).rowcount or 0  # type: ignore[attr-defined]
     session.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(status="undone"))
     audit.log(session, actor, "undo_import", "import_batch", batch_id, {"records": removed})

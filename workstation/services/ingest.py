@@ -66,7 +66,6 @@ _RECORD_COLUMNS = (
     "description",
     "payout_ref",
     "match_state",
-    "raw",
 )
 _TEXT_COLUMNS = ("external_id", "counterparty", "description", "raw")
 
@@ -370,7 +369,6 @@ def _record_rows(
         "description": texts("description"),
         "payout_ref": texts("payout_ref"),
         "match_state": ["unmatched"] * n,
-        "raw": texts("raw"),
     }
     # Columns null in every row are left to their default: fewer bound parameters per row.
     used = [c for c in _RECORD_COLUMNS if any(v is not None for v in cols[c])]
@@ -581,6 +579,7 @@ def _store(
                 bulk_insert(session, "records", columns, rows)
                 del rows
                 _report(progress, 3, 5, f"Storing lines ({min(start + _GIL_STEP, len(new)):,})")
+            _insert_raw(session, new)
             tokens = pool.submit(reference_rows, new, with_external_id=result.tokenise_external_id)
             _report(progress, 4, 5, "Indexing lines")
         _report(progress, 4, 5, "Storing references")
@@ -596,6 +595,23 @@ def _store(
     )
     _report(progress, 5, 5, "Done")
     return StoreResult(batch.id, total, len(new), duplicates, masked, accounts, new)
+
+
+def _insert_raw(session: Session, new: pd.DataFrame) -> None:
+    """The original lines into record_raw (record id, JSON text), for records that have one."""
+    raw = _strings(new["raw"])
+    keep = pc.is_valid(raw)
+    ids = pc.filter(pa.array(new["id"].to_numpy(), type=pa.int64()), keep)
+    raw = pc.filter(raw, keep)
+    for start in range(0, len(raw), _GIL_STEP):
+        rows = list(
+            zip(
+                ids.slice(start, _GIL_STEP).to_pylist(),
+                raw.slice(start, _GIL_STEP).to_pylist(),
+                strict=True,
+            )
+        )
+        bulk_insert(session, "record_raw", ("record_id", "raw"), rows)
 
 
 def _pylist(col: pa.ChunkedArray) -> list[Any]:

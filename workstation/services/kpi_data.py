@@ -43,6 +43,7 @@ from ..models import (
     KpiRollup,
     Match,
     Record,
+    RecordRaw,
     Source,
 )
 
@@ -90,8 +91,8 @@ def _method_expr(dialect: str) -> Any:
     if dialect == "sqlite":
         # One json_extract with several paths parses the JSON once and returns an array.
         paths = ['$."' + k.replace('"', '\\"') + '"' for k in METHOD_KEYS]
-        return func.json_extract(Record.raw, *paths)
-    return func.coalesce(*(Record.raw[k].as_string() for k in METHOD_KEYS))
+        return func.json_extract(RecordRaw.raw, *paths)
+    return func.coalesce(*(RecordRaw.raw[k].as_string() for k in METHOD_KEYS))
 
 
 def method_of(value: Any, dialect: str) -> str:
@@ -141,6 +142,8 @@ def _rollup_query(batch_ids: Sequence[int], dialect: str, with_method: bool) -> 
             func.sum(Record.amount_minor).label("amount_minor"),
             func.sum(fee).label("fee_minor"),
         )
+        .select_from(Record)
+        .outerjoin(RecordRaw, RecordRaw.record_id == Record.id)
         .where(Record.batch_id.in_(batch_ids))
         .group_by(
             Record.batch_id,
