@@ -175,6 +175,7 @@ def import_file(
         dry_run=dry_run,
         problems=result.problems,
         progress=progress,
+        release_records=True,
     )
     if not dry_run and stored.batch_id is not None and original is not None:
         _keep_original(session, stored.batch_id, original)

@@ -492,6 +492,7 @@ def store(
     dry_run: bool = False,
     problems: Iterable[Problem] = (),
     progress: Progress | None = None,
+    release_records: bool = False,
 ) -> StoreResult:
     """Store the records of `result` as one import batch; duplicates are skipped.
 
@@ -507,13 +508,25 @@ def store(
         dry_run: compute counts, write nothing (the caller rolls back).
         problems: row problems to keep in the batch report.
         progress: `(done, total, text)`; may raise `Cancelled`.
+        release_records: the caller is done with `result.records`: once the lines are stored,
+            `result.records` is emptied and the raw text dropped, so a big file's memory goes
+            before the reference tokens are built (the peak of a 1M-line import).
 
     Returns:
         counts and the new batch id.
     """
     with gc_paused():
         return _store(
-            session, result, file_name, sha256, actor, forced_account, dry_run, problems, progress
+            session,
+            result,
+            file_name,
+            sha256,
+            actor,
+            forced_account,
+            dry_run,
+            problems,
+            progress,
+            release_records,
         )
 
 
@@ -527,6 +540,7 @@ def _store(
     dry_run: bool,
     problems: Iterable[Problem],
     progress: Progress | None,
+    release_records: bool,
 ) -> StoreResult:
     df = result.records.copy(deep=False)
     total = len(df)
@@ -580,6 +594,9 @@ def _store(
                 del rows
                 _report(progress, 3, 5, f"Storing lines ({min(start + _GIL_STEP, len(new)):,})")
             _insert_raw(session, new)
+            if release_records:
+                result.records = pd.DataFrame(columns=result.records.columns)  # no slice of it
+                df = new = new.drop(columns="raw")
             tokens = pool.submit(reference_rows, new, with_external_id=result.tokenise_external_id)
             _report(progress, 4, 5, "Indexing lines")
         _report(progress, 4, 5, "Storing references")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 
 import numpy as np
@@ -14,10 +13,9 @@ def test_edits_in_steps_equal_one_edit_of_the_whole_file() -> None:
     rng = np.random.default_rng(7)
     alphabet = np.frombuffer(b'ab,"\\\t\r\n\x01 12', dtype=np.uint8)
     data = rng.choice(alphabet, size=3 * csvutil._STEP_BYTES + 12345).tobytes()
-    for plain, escaped in csvutil._JSON_ESCAPES:
-        edit = functools.partial(csvutil._replace, old=plain, new=escaped)
-        assert csvutil._in_steps(data, edit) == data.replace(plain, escaped)
-    control = csvutil._in_steps(data, lambda b: csvutil._OTHER_CONTROL.sub(b" ", b))
+    for plain, escaped in (*csvutil._JSON_ESCAPES, (b"\n", b'"}{"line":"')):
+        assert csvutil._replace_in_steps(data, plain, escaped) == data.replace(plain, escaped)
+    control = csvutil._blank_controls_in_steps(data)
     assert control == csvutil._OTHER_CONTROL.sub(b" ", data)
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ...models import Source, utcnow
 from .. import audit, cases
 from .. import fx as fxsvc
-from ..bulk import bulk_insert, deferred_indexes, reserve_ids
+from ..bulk import bulk_insert, deferred_indexes, gc_paused, reserve_ids
 from ..frames import delete_where_in, id_table, read_frame, timestamp_text, update_where_in
 from . import matchers
 from .rules import RuleSpec, ensure_rules, load_rules
@@ -35,7 +35,9 @@ from .work import SIDE_NAMES, SIDE_OF_SOURCE_KIND, TRANSFER_KINDS, Tokens, Work
 Progress = Callable[[int, int, str], None]
 OPEN_STATES = "('unmatched', 'suggested')"
 _DEFER_STATE_INDEXES_AT = 100_000
-_WRITE_ROWS = 200_000  # rows per driver call: bounds the Python objects alive at once
+# Rows per driver call: bounds the Python objects alive at once, and the time their building
+# holds the GIL (the UI thread waits meanwhile).
+_WRITE_ROWS = 25_000
 _MATCH_COLUMNS = (
     "id",
     "status",
@@ -125,7 +127,7 @@ class RunReport:
 
 
 def _sources(session: Session) -> pd.DataFrame:
-    rows = session.execute(select(Source.id, Source.kind)).all()
+    rows = session.execute(select(Source.id, Source.kind).order_by(Source.id)).all()
     return pd.DataFrame(rows, columns=["id", "kind"])
 
 
@@ -193,8 +195,21 @@ def load_candidates(
     if with_counterparty:
         schema["counterparty"] = "string"
     recs = read_frame(session, sql, schema)
-    side_of = {int(i): SIDE_OF_SOURCE_KIND.get(str(k), "other") for i, k in src.itertuples(False)}
-    recs["side"] = recs["source_id"].map(side_of).fillna("other")
+    # A categorical from a lookup by source: mapping two million ids to strings would hold the
+    # GIL (and the UI thread) for a quarter of a second.
+    side_names = list(dict.fromkeys([*SIDE_OF_SOURCE_KIND.values(), "other"]))
+    known = src["id"].to_numpy(np.int64)
+    code_of = np.asarray(
+        [side_names.index(SIDE_OF_SOURCE_KIND.get(str(k), "other")) for k in src["kind"]],
+        dtype=np.int8,
+    )
+    pos = np.searchsorted(known, recs["source_id"].to_numpy(np.int64)) if len(known) else None
+    codes = np.full(len(recs), side_names.index("other"), dtype=np.int8)
+    if pos is not None:
+        pos = np.minimum(pos, len(known) - 1)
+        hit = known[pos] == recs["source_id"].to_numpy(np.int64)
+        codes[hit] = code_of[pos[hit]]
+    recs["side"] = pd.Categorical.from_codes(codes, categories=side_names)
     if bulk:
         agg = (
             "string_agg(CAST(record_id AS TEXT), ' ')"
@@ -420,6 +435,25 @@ def run(
     progress: Progress | None = None,
     today: dt.date | None = None,
 ) -> RunReport:
+    """Reconcile every open record; write results unless `dry_run` (see `_run`).
+
+    The garbage collector is paused meanwhile (see `bulk.gc_paused`).
+    """
+    with gc_paused():
+        return _run(
+            session, actor=actor, dry_run=dry_run, rules=rules, progress=progress, today=today
+        )
+
+
+def _run(
+    session: Session,
+    *,
+    actor: str,
+    dry_run: bool,
+    rules: list[RuleSpec] | None,
+    progress: Progress | None,
+    today: dt.date | None,
+) -> RunReport:
     """Reconcile every open record; write results unless `dry_run`.
 
     Args:
@@ -477,7 +511,13 @@ def _write(session: Session, work: Work, report: RunReport, actor: str, today: d
     if g:
         first = reserve_ids(session, "matches", g)
         match_ids = np.arange(first, first + g, dtype=np.int64)
-        auto = groups["status"].to_numpy() == "auto"
+        status = groups["status"].to_numpy(dtype=object)  # object columns: no conversion
+        rule_names = groups["rule"].to_numpy(dtype=object)
+        confidence = groups["confidence"].to_numpy(np.int64)
+        difference = groups["difference"].to_numpy(np.int64)
+        currency = groups["currency"].to_numpy(dtype=object)
+        note = groups["note"].to_numpy(dtype=object)
+        auto = status == "auto"
         lap = time.perf_counter()
         for lo in range(0, g, _WRITE_ROWS):
             sl = slice(lo, lo + _WRITE_ROWS)
@@ -490,12 +530,12 @@ def _write(session: Session, work: Work, report: RunReport, actor: str, today: d
                 list(
                     zip(
                         match_ids[sl].tolist(),
-                        groups["status"].to_numpy()[sl].tolist(),
-                        groups["rule"].to_numpy()[sl].tolist(),
-                        groups["confidence"].to_numpy(np.int64)[sl].tolist(),
-                        groups["difference"].to_numpy(np.int64)[sl].tolist(),
-                        groups["currency"].to_numpy()[sl].tolist(),
-                        groups["note"].to_numpy()[sl].tolist(),
+                        status[sl].tolist(),
+                        rule_names[sl].tolist(),
+                        confidence[sl].tolist(),
+                        difference[sl].tolist(),
+                        currency[sl].tolist(),
+                        note[sl].tolist(),
                         [stamp] * n,
                         [ENGINE] * n,
                         [stamp if a else None for a in part],

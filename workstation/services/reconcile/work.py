@@ -55,14 +55,16 @@ class Proposals:
             return pd.DataFrame(
                 columns=["rule", "status", "confidence", "difference", "currency", "note"]
             )
+        # Text columns stay object arrays: letting pandas infer its arrow string type would
+        # convert a million Python strings holding the GIL, and the writer wants them back.
         return pd.DataFrame(
             {
-                "rule": np.concatenate(self.rule),
-                "status": np.concatenate(self.status),
+                "rule": pd.Series(np.concatenate(self.rule), dtype=object),
+                "status": pd.Series(np.concatenate(self.status), dtype=object),
                 "confidence": np.concatenate(self.confidence),
                 "difference": np.concatenate(self.difference),
-                "currency": np.concatenate(self.currency),
-                "note": np.concatenate(self.note),
+                "currency": pd.Series(np.concatenate(self.currency), dtype=object),
+                "note": pd.Series(np.concatenate(self.note), dtype=object),
             }
         )
 
