@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import shutil
 import sys
 import tempfile
@@ -86,6 +87,7 @@ def measure(op, label: str, db: Database) -> dict:  # type: ignore[no-untyped-de
         done.set()
         app.quit()
 
+    gc.freeze()  # as the app does once its window is up (views.app.run_app)
     started = time.perf_counter()
     task = runner.run(op, finished, failed, label=label)
     task.progressed.connect(lambda *a: None)  # progress travels to the main thread as in the app

@@ -250,7 +250,7 @@ _JSON_ESCAPES = ((b"\\", b"\\\\"), (b'"', b'\\"'), (b"\t", b"\\t"), (b"\r", b"")
 _OTHER_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def _line_starts(data: Bytes) -> tuple[np.ndarray, bool]:
+def _line_starts(data: Bytes | np.ndarray) -> tuple[np.ndarray, bool]:
     """Byte offset of every line start plus len(data) (data ends with a newline), and whether
     the text holds control characters other than tab, CR and LF.
 
@@ -267,7 +267,7 @@ def _line_starts(data: Bytes) -> tuple[np.ndarray, bool]:
     starts = np.concatenate(parts)
     other = low - (len(starts) - 1)
     for byte in (9, 13):  # tab and CR are fine; `in` is a fast memchr, counting only if present
-        if bytes((byte,)) in data:
+        if not isinstance(data, bytes | bytearray) or bytes((byte,)) in data:
             other -= sum(
                 int(np.count_nonzero(buf[o : o + step] == byte)) for o in range(0, len(buf), step)
             )
@@ -277,30 +277,39 @@ def _line_starts(data: Bytes) -> tuple[np.ndarray, bool]:
 _STEP_BYTES = 1 << 22
 
 
-def _replace_in_steps(data: Bytes, old: bytes, new: bytes) -> Bytes:
+def _piece(data: Bytes | np.ndarray, start: int) -> bytes:
+    part = data[start : start + _STEP_BYTES]
+    return part.tobytes() if isinstance(part, np.ndarray) else bytes(part)
+
+
+def _replace_in_steps(data: Bytes | np.ndarray, old: bytes, new: bytes) -> Bytes | np.ndarray:
     """`data.replace(old, new)` for a single byte `old`, done 4 MiB at a time into one buffer.
 
-    The same result as one call, but no single call holds the GIL for a tenth of a second on a
-    big file, and only one output buffer exists (joining slices would need two).
+    The same bytes as one call, but no single call holds the GIL for a tenth of a second on a
+    big file, and only one output buffer exists (joining slices would need two). The buffer is
+    a numpy array: `bytearray(n)` would zero-fill hundreds of megabytes in one GIL-held call.
     """
     if len(data) <= _STEP_BYTES:
-        return data.replace(old, new)
+        return _piece(data, 0).replace(old, new)
     steps = range(0, len(data), _STEP_BYTES)
-    hits = sum(data.count(old, i, i + _STEP_BYTES) for i in steps)
-    out = bytearray(len(data) + hits * (len(new) - len(old)))
+    hits = sum(_piece(data, i).count(old) for i in steps)
+    out = np.empty(len(data) + hits * (len(new) - len(old)), dtype=np.uint8)
     pos = 0
     for i in steps:
-        piece = data[i : i + _STEP_BYTES].replace(old, new)
-        out[pos : pos + len(piece)] = piece
+        piece = _piece(data, i).replace(old, new)
+        out[pos : pos + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
         pos += len(piece)
     return out
 
 
-def _blank_controls_in_steps(data: Bytes) -> Bytes:
+def _blank_controls_in_steps(data: Bytes) -> Bytes | np.ndarray:
     """Control characters other than tab, CR and LF become spaces (same length), in steps."""
-    out = bytearray(data)
-    for i in range(0, len(out), _STEP_BYTES):
-        out[i : i + _STEP_BYTES] = _OTHER_CONTROL.sub(b" ", out[i : i + _STEP_BYTES])
+    if len(data) <= _STEP_BYTES:
+        return _OTHER_CONTROL.sub(b" ", data)
+    out = np.empty(len(data), dtype=np.uint8)
+    for i in range(0, len(data), _STEP_BYTES):
+        piece = _OTHER_CONTROL.sub(b" ", _piece(data, i))
+        out[i : i + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
     return out
 
 
@@ -310,9 +319,11 @@ def _raw_json_lines(data: Bytes, starts: np.ndarray, other_control: bool) -> pa.
     `starts` are the byte offsets of every line (header included) plus len(data). Escaping is
     done on the whole text (a few `bytes.replace` calls) only when the text needs it.
     """
-    text = _blank_controls_in_steps(data) if other_control else data
+    text: Bytes | np.ndarray = _blank_controls_in_steps(data) if other_control else data
     for plain, escaped in _JSON_ESCAPES:
-        if plain in text:
+        # Looked up in the original: no step creates a byte a later step escapes (backslashes
+        # are escaped first), so this is the same test as on the edited text.
+        if plain in data:
             text = _replace_in_steps(text, plain, escaped)
     if text is not data:
         starts, _ = _line_starts(text)

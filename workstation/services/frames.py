@@ -122,7 +122,8 @@ def _column(values: Sequence[Any], kind: str) -> Any:
 
 def _frame(columns: Sequence[Sequence[Any]], schema: dict[str, str], n: int) -> pd.DataFrame:
     out = {
-        name: _column(col, kind) for (name, kind), col in zip(schema.items(), columns, strict=True)
+        name: _keep_objects(_column(col, kind))
+        for (name, kind), col in zip(schema.items(), columns, strict=True)
     }
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
@@ -199,5 +200,13 @@ def _concat(parts: list[pd.DataFrame], schema: dict[str, str]) -> pd.DataFrame:
         if kind == "category":
             out[name] = union_categoricals([p[name].array for p in parts])
         else:
-            out[name] = np.concatenate([p[name].to_numpy() for p in parts])
+            out[name] = _keep_objects(np.concatenate([p[name].to_numpy() for p in parts]))
     return pd.DataFrame(out, index=pd.RangeIndex(sum(len(p) for p in parts)))
+
+
+def _keep_objects(values: Any) -> Any:
+    """Object arrays (text) as object Series: pandas would otherwise convert the Python strings
+    into its arrow string type, holding the GIL for a quarter second per million rows."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return pd.Series(values, dtype=object, copy=False)
+    return values

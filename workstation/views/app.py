@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from PySide6.QtCore import QCoreApplication, Qt, QTimer
@@ -89,6 +90,10 @@ def run_app(db_url: str | None) -> int:
     window = open_main_window(db_url)
     if window is None:
         return 1
+    # Everything built so far (modules, Qt wrappers, the window) lives as long as the app: keep
+    # it out of the garbage collector's full passes, which otherwise walk it each time and
+    # freeze the UI for tens of milliseconds while big background work allocates.
+    gc.freeze()
     try:
         return app.exec()
     finally:

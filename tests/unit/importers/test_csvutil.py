@@ -14,16 +14,21 @@ def test_edits_in_steps_equal_one_edit_of_the_whole_file() -> None:
     alphabet = np.frombuffer(b'ab,"\\\t\r\n\x01 12', dtype=np.uint8)
     data = rng.choice(alphabet, size=3 * csvutil._STEP_BYTES + 12345).tobytes()
     for plain, escaped in (*csvutil._JSON_ESCAPES, (b"\n", b'"}{"line":"')):
-        assert csvutil._replace_in_steps(data, plain, escaped) == data.replace(plain, escaped)
+        edited = csvutil._replace_in_steps(data, plain, escaped)
+        assert bytes(edited) == data.replace(plain, escaped)
+        again = csvutil._replace_in_steps(edited, b"a", b"AA")  # a numpy buffer as input
+        assert bytes(again) == data.replace(plain, escaped).replace(b"a", b"AA")
     control = csvutil._blank_controls_in_steps(data)
-    assert control == csvutil._OTHER_CONTROL.sub(b" ", data)
+    assert bytes(control) == csvutil._OTHER_CONTROL.sub(b" ", data)
+    starts, _ = csvutil._line_starts(control)
+    assert len(starts) == data.count(b"\n") + 1
 
 
 def test_raw_json_lines_of_a_big_file_are_valid_json() -> None:
-    line = 'a,"b ""q""",c\\d\t\r'
+    line = 'a,"b ""q""",c\\d\t\r\x01'
     text = ("h1,h2,h3\n" + (line + "\n") * 400_000).encode()
     starts, other = csvutil._line_starts(text)
     lines = csvutil._raw_json_lines(text, starts, other)
     assert len(lines) == 400_000
     first, last = json.loads(lines[0].as_py()), json.loads(lines[-1].as_py())
-    assert first == last == {"line": line.replace("\r", "")}
+    assert first == last == {"line": line.replace("\r", "").replace("\x01", " ")}

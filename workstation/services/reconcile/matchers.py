@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,8 +37,14 @@ def _empty_groups() -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
+def _labels(choice: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """names[choice] as an object array that shares the few name strings (taking from a tiny
+    object array makes no new Python objects, unlike `np.select(...).astype(object)`)."""
+    return np.asarray(names, dtype=object)[choice]
+
+
 def _status(strong: np.ndarray, rule: RuleSpec) -> np.ndarray:
-    return np.where(strong & rule.auto_confirm, "auto", "suggested").astype(object)
+    return _labels(np.where(strong & rule.auto_confirm, 0, 1), ("auto", "suggested"))
 
 
 # --- token pairs ----------------------------------------------------------------------------
@@ -219,11 +225,10 @@ def reference(work: Work, rule: RuleSpec) -> Counts:
             continue
         how = tot["how"].to_numpy()
         conf = np.select([how == 0, how == 1], [100, 95], 90) - np.where(tot["n"] > 2, 5, 0)
-        notes = np.select(
-            [how == 0, how == 1],
-            ["same reference", "same reference (leading zeros)"],
-            "same reference (truncated id)",
-        ).astype(object)
+        notes = _labels(
+            np.select([how == 0, how == 1], [0, 1], 2),
+            ("same reference", "same reference (leading zeros)", "same reference (truncated id)"),
+        )
         groups = pd.DataFrame(
             {
                 "g": tot.index.to_numpy(),
@@ -620,11 +625,16 @@ def fx(work: Work, rule: RuleSpec) -> Counts:
         ok_net = same & ~ok_gross & (work.fee[rp] != 0) & (np.abs(d_net) <= allow)
         ok_orig = ~same & orig_ok & (np.abs(d_orig) <= allow)
         d_rate, ok_rate, rates = _rate_diff(work, lp, rp, ~same & ~ok_orig, fx_ppm)
-        basis = np.select(
-            [ok_gross, ok_net, ok_orig, ok_rate],
-            ["same amount", "net of fee", "original currency amount", "exchange rate"],
-            "unexplained",
-        ).astype(object)
+        basis = _labels(
+            np.select([ok_gross, ok_net, ok_orig, ok_rate], [0, 1, 2, 3], 4),
+            (
+                "same amount",
+                "net of fee",
+                "original currency amount",
+                "exchange rate",
+                "unexplained",
+            ),
+        )
         diff = np.select([ok_gross, ok_net, ok_orig, ok_rate], [d_gross, d_net, d_orig, d_rate], 0)
         diff = np.where(basis == "unexplained", np.where(same, d_gross, 0), diff).astype(np.int64)
         explained = basis != "unexplained"
