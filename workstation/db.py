@@ -118,6 +118,16 @@ class Database:
         return self.engine.url.render_as_string(hide_password=True)
 
     @property
+    def connect_url(self) -> str:
+        """The URL with its password, for a child process to open the same database."""
+        return self.engine.url.render_as_string(hide_password=False)
+
+    @property
+    def shareable(self) -> bool:
+        """Another process can open this database (not an in-memory SQLite one)."""
+        return not (self.dialect == "sqlite" and self.engine.url.database in (None, "", ":memory:"))
+
+    @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 

@@ -563,7 +563,15 @@ def raw_db(tmp_path, raw_store):
     database.dispose()
 
 
-def test_reconcile_now_runs_in_background_while_the_ui_ticks(raw_db, qtbot, qtmodeltester):
+@pytest.fixture(params=["thread", "child process"])
+def where(request, monkeypatch):
+    """Reconcile on a worker thread (small databases) or in a child process (big ones)."""
+    if request.param == "child process":
+        monkeypatch.setattr("workstation.views.exceptions.reconcile.CHILD_PROCESS_AT", 0)
+    return request.param
+
+
+def test_reconcile_now_runs_in_background_while_the_ui_ticks(raw_db, where, qtbot, qtmodeltester):
     from workstation.views.context import AppContext
 
     ctx = AppContext(raw_db, "tester")
@@ -603,7 +611,7 @@ def test_reconcile_now_runs_in_background_while_the_ui_ticks(raw_db, qtbot, qtmo
         ctx.shutdown()
 
 
-def test_reconcile_can_be_cancelled(raw_db, qtbot):
+def test_reconcile_can_be_cancelled(raw_db, where, qtbot):
     from workstation.views.context import AppContext
 
     ctx = AppContext(raw_db, "tester")

@@ -17,10 +17,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...services.bulk import row_count_estimate
+from ...services.child import run_in_child
 from ...services.reconcile import engine
 from .. import messages
 from ..context import CASES, MATCHES, RECORDS
 from ..models.table import Column, RowsTableModel
+
+# Databases with at least this many records reconcile in a child process (see op below); below
+# it the child's start (~2 s of imports) would cost more than the stalls it saves.
+CHILD_PROCESS_AT = 200_000
 
 RULE_COLUMNS = (
     Column("position", "#", "int"),
@@ -153,7 +159,21 @@ class ReconcileController(QObject):
             return None
         actor = self.ctx.actor
 
+        db = self.ctx.db
+
         def op(session, progress):
+            if db.shareable and row_count_estimate(session, "records") >= CHILD_PROCESS_AT:
+                session.rollback()  # no snapshot held open while the child writes
+                # A child process: the cascade's whole-column steps hold the GIL, which on a
+                # worker thread would freeze this window for up to half a second at a time.
+                return run_in_child(
+                    db.connect_url,
+                    engine.run,
+                    progress=progress,
+                    commit=not dry_run,
+                    actor=actor,
+                    dry_run=dry_run,
+                )
             return engine.run(session, actor=actor, dry_run=dry_run, progress=progress)
 
         def done(report) -> None:
