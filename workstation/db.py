@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 from sqlalchemy import create_engine, event, inspect
@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import UserError
 from .paths import migrations_dir
+
+T = TypeVar("T")
 
 ENV_VAR = "WORKSTATION_DB"
 
@@ -136,6 +138,21 @@ class Database:
         """A Session in one transaction: committed on success, rolled back on any error."""
         with self.sessions() as s, s.begin():
             yield s
+
+    def run(self, op: Callable[[Session], T], *, commit: bool = True) -> T:
+        """`op(session)` in a Session of its own: committed when it returns (rolled back instead
+        when `commit` is False, e.g. a dry run), rolled back when it raises."""
+        with self.sessions() as session:
+            try:
+                result = op(session)
+                if commit:
+                    session.commit()
+                else:
+                    session.rollback()
+                return result
+            except BaseException:
+                session.rollback()
+                raise
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -44,16 +44,7 @@ def _child_main(
     try:
         db = Database(url, migrate=False)
         try:
-            with db.sessions() as session:
-                try:
-                    result = target(session, *args, progress=progress, **kwargs)
-                    if commit:
-                        session.commit()
-                    else:
-                        session.rollback()
-                except BaseException:
-                    session.rollback()
-                    raise
+            result = db.run(lambda s: target(s, *args, progress=progress, **kwargs), commit=commit)
         finally:
             db.dispose()
         messages.put(("done", result))

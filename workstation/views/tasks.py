@@ -83,18 +83,9 @@ class _Job:
         result: Any = None
         error: BaseException | None = None
         try:
-            with self.db.sessions() as session:
-                try:
-                    if self.cancel_event.is_set():
-                        raise Cancelled(f"{self.label}: cancelled")
-                    result = self.op(session, self.progress)
-                    if self.commit:
-                        session.commit()
-                    else:
-                        session.rollback()
-                except BaseException:
-                    session.rollback()
-                    raise
+            if self.cancel_event.is_set():
+                raise Cancelled(f"{self.label}: cancelled")
+            result = self.db.run(lambda s: self.op(s, self.progress), commit=self.commit)
         except BaseException as exc:
             error = exc
         self._complete(self, result, error)  # the last thing the worker does
