@@ -127,7 +127,7 @@ class RunReport:
 
 
 def _sources(session: Session) -> pd.DataFrame:
-    rows = session.execute(select(Source.id, Source.kind).order_by(Source.id)).all()
+    rows = session.execute(select(Source.id, Source.kind)).all()
     return pd.DataFrame(rows, columns=["id", "kind"])
 
 
@@ -198,17 +198,13 @@ def load_candidates(
     # A categorical from a lookup by source: mapping two million ids to strings would hold the
     # GIL (and the UI thread) for a quarter of a second.
     side_names = list(dict.fromkeys([*SIDE_OF_SOURCE_KIND.values(), "other"]))
-    known = src["id"].to_numpy(np.int64)
+    # one code per source, then "other" last: get_indexer's -1 (unknown source) lands there
     code_of = np.asarray(
-        [side_names.index(SIDE_OF_SOURCE_KIND.get(str(k), "other")) for k in src["kind"]],
+        [side_names.index(SIDE_OF_SOURCE_KIND.get(str(k), "other")) for k in src["kind"]]
+        + [side_names.index("other")],
         dtype=np.int8,
     )
-    pos = np.searchsorted(known, recs["source_id"].to_numpy(np.int64)) if len(known) else None
-    codes = np.full(len(recs), side_names.index("other"), dtype=np.int8)
-    if pos is not None:
-        pos = np.minimum(pos, len(known) - 1)
-        hit = known[pos] == recs["source_id"].to_numpy(np.int64)
-        codes[hit] = code_of[pos[hit]]
+    codes = code_of[pd.Index(src["id"]).get_indexer(recs["source_id"])]
     recs["side"] = pd.Categorical.from_codes(codes, categories=side_names)
     if bulk:
         agg = (
