@@ -36,16 +36,16 @@ from workstation import config
 from workstation.db import Database
 from workstation.exporters.package import render_pdf
 from workstation.models import Dispute
-from workstation.services.dispute_queue import (
+from workstation.services.common.users import ensure_user
+from workstation.services.disputes.evidence import add_evidence
+from workstation.services.disputes.intake import upsert_disputes
+from workstation.services.disputes.package import build_package_data, export_package
+from workstation.services.disputes.queue import (
     QueueFilters,
     claim_next,
     count_disputes,
     list_disputes,
 )
-from workstation.services.disputes import upsert_disputes
-from workstation.services.evidence import add_evidence
-from workstation.services.package import build_package_data, export_package
-from workstation.services.users import ensure_user
 
 PG_URL = os.environ.get("WORKSTATION_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

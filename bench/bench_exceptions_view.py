@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings, Qt  # noqa: E402
 
 from workstation.db import Database  # noqa: E402
-from workstation.services import queries  # noqa: E402
-from workstation.services.queries import ExceptionFilters  # noqa: E402
+from workstation.services.reconcile import table_queries  # noqa: E402
+from workstation.services.reconcile.table_queries import ExceptionFilters  # noqa: E402
 from workstation.views.app import application  # noqa: E402
 from workstation.views.context import AppContext  # noqa: E402
 from workstation.views.models.sql_table import SqlTableModel  # noqa: E402
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     db = Database(f"sqlite:///{args.db}")
     ctx = AppContext(db, "bench")
     with ctx.session() as s:
-        total = queries.count(s, ExceptionFilters())
+        total = table_queries.count(s, ExceptionFilters())
     rows: list[Row] = []
     label = f"{total:,} open lines"
 

@@ -48,7 +48,7 @@ FULL = r"""
 import json, resource, sys, time
 from pathlib import Path
 from workstation.db import Database
-from workstation.services.imports import import_file
+from workstation.services.imports.file_import import import_file
 db = Database("sqlite:///" + sys.argv[2])
 reports = []
 for _ in range(int(sys.argv[3])):

@@ -31,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workstation.db import Database
 from workstation.importers.base import AccountInfo, ParseResult, ensure_columns
-from workstation.services import charts, kpi_data, kpis
-from workstation.services.ingest import store
-from workstation.services.kpi_export import export_kpis
+from workstation.services.analytics import charts, kpis, rollups
+from workstation.services.analytics.workbook import export_kpis
+from workstation.services.imports.ingest import store
 
 START = dt.date(2026, 2, 1)
 DAYS = 59  # February and March 2026
@@ -334,7 +334,7 @@ def main() -> None:
     with db.session() as s:
         s.execute(text("DELETE FROM kpi_rollups"))
     with db.session() as s:
-        t, built = timed(lambda: kpi_data.ensure_rollups(s))
+        t, built = timed(lambda: rollups.ensure_rollups(s))
         rows.append(("rollup of the imported batches (once per import)", f"{built} batches", t))
         nrec = s.execute(text("SELECT COUNT(*) FROM records")).scalar_one()
         ndisp = s.execute(text("SELECT COUNT(*) FROM disputes")).scalar_one()

@@ -23,7 +23,7 @@ from pathlib import Path
 FILL = r"""
 import json, sys, time
 from workstation.db import Database
-from workstation.services.demo import load_demo
+from workstation.services.demo.merchant_month import load_demo
 db = Database("sqlite:///" + sys.argv[1])
 t = time.perf_counter()
 with db.session() as s:

@@ -42,7 +42,7 @@ from table_sources import Filters, MemorySource, SqliteSource, build_sqlite  # n
 
 from workstation.db import Database  # noqa: E402
 from workstation.models import Dispute  # noqa: E402
-from workstation.services.users import ensure_user  # noqa: E402
+from workstation.services.common.users import ensure_user  # noqa: E402
 from workstation.views.app import application  # noqa: E402
 from workstation.views.models.sql_table import SqlTableModel, configure_view  # noqa: E402
 

@@ -29,8 +29,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from workstation.db import Database
-from workstation.services.child import run_in_child
-from workstation.services.imports import import_file
+from workstation.services.common.child_process import run_in_child
+from workstation.services.imports.file_import import import_file
 from workstation.services.reconcile import engine
 from workstation.views.tasks import TaskRunner
 

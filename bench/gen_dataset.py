@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from workstation.db import Database
-from workstation.services.demo import build_demo, load_demo, stripe_payout_report
+from workstation.services.demo.merchant_month import build_demo, load_demo, stripe_payout_report
 
 
 def stripe_report(rows: int, seed: int) -> tuple[pa.Table, float]:

@@ -23,7 +23,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 
 from workstation.db import Database
-from workstation.services.demo import load_demo
+from workstation.services.demo.merchant_month import load_demo
 from workstation.views.app import application
 from workstation.views.context import AppContext
 from workstation.views.main_window import MainWindow

@@ -27,10 +27,9 @@ from sqlalchemy import select
 
 from workstation.db import Database
 from workstation.models import ExceptionCase
-from workstation.services import cases
-from workstation.services.demo import load_demo
-from workstation.services.reconcile import engine
-from workstation.services.users import ensure_user
+from workstation.services.common.users import ensure_user
+from workstation.services.demo.merchant_month import load_demo
+from workstation.services.reconcile import cases, engine
 from workstation.views.app import application
 from workstation.views.context import AppContext
 from workstation.views.main_window import MainWindow

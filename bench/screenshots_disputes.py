@@ -26,11 +26,11 @@ from sqlalchemy import select
 
 from workstation.db import Database
 from workstation.models import Dispute
-from workstation.services.demo import load_demo
-from workstation.services.dispute_queue import QueueFilters, assign, list_disputes
-from workstation.services.evidence import add_evidence_file, save_draft
-from workstation.services.imports import import_file
-from workstation.services.users import ensure_user
+from workstation.services.common.users import ensure_user
+from workstation.services.demo.merchant_month import load_demo
+from workstation.services.disputes.evidence import add_evidence_file, save_draft
+from workstation.services.disputes.queue import QueueFilters, assign, list_disputes
+from workstation.services.imports.file_import import import_file
 from workstation.views.app import application
 from workstation.views.context import AppContext
 from workstation.views.main_window import MainWindow

@@ -22,10 +22,9 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication
 
 from workstation.db import Database
-from workstation.services import queries
-from workstation.services.demo import load_demo
-from workstation.services.reconcile import explain, run
-from workstation.services.users import ensure_user
+from workstation.services.common.users import ensure_user
+from workstation.services.demo.merchant_month import load_demo
+from workstation.services.reconcile import run, table_queries, why_not
 from workstation.views.app import application
 from workstation.views.context import AppContext
 from workstation.views.main_window import MainWindow
@@ -47,12 +46,12 @@ def settle(until: Callable[[], bool] = lambda: True, timeout: float = 30.0) -> N
 def showcase_record(db: Database) -> int:
     """An open line whose candidates fail on amount or date (the why-not texts are telling)."""
     with db.session() as s:
-        rows = queries.fetch_page(s, queries.ExceptionFilters(), None, None, 2000).rows
+        rows = table_queries.fetch_page(s, table_queries.ExceptionFilters(), None, None, 2000).rows
         best, score = rows[0]["id"], -1
         for r in rows:
             if r["state"] != "unmatched" or r["source_kind"] != "ledger":
                 continue
-            cands = explain.why_not(s, r["id"]).candidates
+            cands = why_not.why_not(s, r["id"]).candidates
             texts = " ".join(c.summary for c in cands)
             points = len(cands) + 5 * texts.count("amount off") + 3 * texts.count("window")
             if points > score:

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from workstation.db import Database
-from workstation.services import queries
-from workstation.services.demo import load_demo
-from workstation.services.reconcile import explain, run
-from workstation.services.users import ensure_user
+from workstation.services.common.users import ensure_user
+from workstation.services.demo.merchant_month import load_demo
+from workstation.services.reconcile import run, table_queries, why_not
 from workstation.views.models.sql_table import ID_ROLE
 
 WAIT = 10_000
@@ -50,11 +49,11 @@ def open_pairs(db: Database, *, max_diff: int | None = None, min_diff: int = 0):
     amount differs by min_diff..max_diff minor units, in table order."""
     out = []
     with db.session() as s:
-        rows = queries.fetch_page(s, queries.ExceptionFilters(), None, None, 1000).rows
+        rows = table_queries.fetch_page(s, table_queries.ExceptionFilters(), None, None, 1000).rows
         for i, r in enumerate(rows):
             if r["state"] != "unmatched":
                 continue
-            for c in explain.why_not(s, r["id"]).candidates:
+            for c in why_not.why_not(s, r["id"]).candidates:
                 if c.state not in ("unmatched", "suggested"):
                     continue
                 diff = abs(abs(c.amount_minor) - abs(r["amount_minor"]))
@@ -67,9 +66,9 @@ def open_pairs(db: Database, *, max_diff: int | None = None, min_diff: int = 0):
 def matched_candidate(db: Database) -> tuple[int, int, int] | None:
     """(record id, candidate id, its match id) of an open record whose candidate is matched."""
     with db.session() as s:
-        rows = queries.fetch_page(s, queries.ExceptionFilters(), None, None, 1000).rows
+        rows = table_queries.fetch_page(s, table_queries.ExceptionFilters(), None, None, 1000).rows
         for r in rows:
-            for c in explain.why_not(s, r["id"]).candidates:
+            for c in why_not.why_not(s, r["id"]).candidates:
                 if c.state == "matched" and c.match_id is not None:
                     return int(r["id"]), int(c.record_id), int(c.match_id)
     return None
@@ -77,13 +76,13 @@ def matched_candidate(db: Database) -> tuple[int, int, int] | None:
 
 def match_status(db: Database, match_id: int) -> str | None:
     with db.session() as s:
-        rows = queries.rows_for_ids(s, queries.MatchFilters(), [match_id])
+        rows = table_queries.rows_for_ids(s, table_queries.MatchFilters(), [match_id])
         return rows[0]["status"] if rows else None
 
 
 def record_state(db: Database, record_id: int) -> str:
     with db.session() as s:
-        rows = queries.rows_for_ids(s, queries.ExceptionFilters(), [record_id])
+        rows = table_queries.rows_for_ids(s, table_queries.ExceptionFilters(), [record_id])
         return str(rows[0]["state"])
 
 

@@ -47,9 +47,9 @@ def test_start_registers_user_and_offers_demo_on_empty_store(monkeypatch, tmp_pa
             progress(i + 1, 3, "Generating orders")
         return {"orders": orders}
 
-    fake = types.ModuleType("workstation.services.demo")
+    fake = types.ModuleType("workstation.services.demo.merchant_month")
     fake.load_demo = load_demo
-    monkeypatch.setitem(sys.modules, "workstation.services.demo", fake)
+    monkeypatch.setitem(sys.modules, "workstation.services.demo.merchant_month", fake)
     monkeypatch.setattr("workstation.views.main_window.demo_available", lambda: True)
     questions = []
     monkeypatch.setattr(
@@ -89,7 +89,7 @@ def test_application_is_styled_and_named(qapp):
 
 
 def test_real_demo_month_loads_in_the_background(monkeypatch, tmp_path, qtbot, started):
-    pytest.importorskip("workstation.services.demo")
+    pytest.importorskip("workstation.services.demo.merchant_month")
     monkeypatch.setattr(messages, "ask", lambda *a, **k: True)
     window = app_module.open_main_window(f"sqlite:///{tmp_path}/ws.db", "tester")
     started.append(window)

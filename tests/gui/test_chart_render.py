@@ -18,9 +18,9 @@ from workstation.cli import main
 from workstation.db import Database
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import Dispute
-from workstation.services import charts, kpis
-from workstation.services.charts import ChartData, Series
-from workstation.services.ingest import store
+from workstation.services.analytics import charts, kpis
+from workstation.services.analytics.charts import ChartData, Series
+from workstation.services.imports.ingest import store
 from workstation.views.charts.render import build_plot, export_chart
 
 MARCH = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))

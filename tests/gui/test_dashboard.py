@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from workstation.db import Database
-from workstation.services import kpis
-from workstation.services.demo import load_demo
+from workstation.services.analytics import kpis
+from workstation.services.demo.merchant_month import load_demo
 from workstation.services.reconcile import engine
 from workstation.views.dashboard import chart_card
 from workstation.views.pages.dashboard import DashboardPage

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import insert
 
 from workstation.models import Dispute
-from workstation.services.dispute_queue import QueueFilters, list_disputes
+from workstation.services.disputes.queue import QueueFilters, list_disputes
 from workstation.views.disputes import source as source_module
 from workstation.views.disputes.source import DisputeQuery, DisputeQueueSource
 from workstation.views.models.sql_table import SortSpec, SqlTableModel

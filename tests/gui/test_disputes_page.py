@@ -18,10 +18,10 @@ from sqlalchemy import select
 from workstation.errors import UserError
 from workstation.models import Dispute, User
 from workstation.money import from_minor
-from workstation.services.demo import load_demo
-from workstation.services.dispute_queue import QueueFilters, list_disputes
-from workstation.services.evidence import add_evidence_file
-from workstation.services.users import ensure_user
+from workstation.services.common.users import ensure_user
+from workstation.services.demo.merchant_month import load_demo
+from workstation.services.disputes.evidence import add_evidence_file
+from workstation.services.disputes.queue import QueueFilters, list_disputes
 from workstation.views import crash
 from workstation.views.disputes.source import OPEN_STATUSES
 from workstation.views.models.sql_table import ID_ROLE

@@ -27,9 +27,8 @@ from recon_helpers import (
 from sqlalchemy import func, select
 
 from workstation.models import AuditEvent, ExceptionCase, Match, User
-from workstation.services import queries
-from workstation.services.queries import ExceptionFilters
-from workstation.services.reconcile import rules
+from workstation.services.reconcile import rules, table_queries
+from workstation.services.reconcile.table_queries import ExceptionFilters
 from workstation.views import crash, messages
 from workstation.views.exceptions import prompts
 from workstation.views.exceptions.source import ExceptionSource
@@ -135,8 +134,8 @@ def test_models_pass_modeltester(page, qtmodeltester, app_ctx, qtbot):
 
 def test_table_shows_every_open_line(page, app_ctx):
     with app_ctx.session() as s:
-        expected = queries.count(s, ExceptionFilters())
-        first = queries.fetch_page(s, ExceptionFilters(), None, None, 5).rows
+        expected = table_queries.count(s, ExceptionFilters())
+        first = table_queries.fetch_page(s, ExceptionFilters(), None, None, 5).rows
     assert expected > 50
     assert page.model.rowCount() == expected
     assert page.count_label.text() == f"{expected:,} open lines"
@@ -169,10 +168,10 @@ def test_filters_narrow_rows_and_count_label(page, app_ctx, qtbot):
     for bucket in ("0-2", "3-7", "8-30", ">30"):
         bar.age.setCurrentIndex(bar.age.findData(bucket))
         with app_ctx.session() as s:
-            expected = queries.count(s, page.model.active_filters)
+            expected = table_queries.count(s, page.model.active_filters)
         assert page.model.rowCount() == expected
         ages = [page.model.row(r)["age_days"] for r in range(page.model.rowCount())]
-        lo, hi = queries.AGE_BUCKETS[bucket]
+        lo, hi = table_queries.AGE_BUCKETS[bucket]
         assert all(a >= lo and (hi is None or a <= hi) for a in ages)
     assert page.source.sql_counts == 0 or page.source.facets is not None
     # an amount range and state, in SQL
@@ -189,7 +188,7 @@ def test_filters_narrow_rows_and_count_label(page, app_ctx, qtbot):
 def test_facet_counts_agree_with_sql(page, app_ctx):
     facets = page.source.facets
     with app_ctx.session() as s:
-        sources = [r["source_id"] for r in queries.fetch_page(s, ExceptionFilters()).rows]
+        sources = [r["source_id"] for r in table_queries.fetch_page(s, ExceptionFilters()).rows]
         for f in (
             ExceptionFilters(),
             ExceptionFilters(states=("suggested",)),
@@ -198,7 +197,7 @@ def test_facet_counts_agree_with_sql(page, app_ctx):
             ExceptionFilters(source_ids=(sources[0],), booked_from=dt.date(2026, 10, 10)),
             ExceptionFilters(kinds=("order",), booked_to=dt.date(2026, 10, 20)),
         ):
-            assert facets.count(f) == queries.count(s, f), f
+            assert facets.count(f) == table_queries.count(s, f), f
         assert facets.count(ExceptionFilters(text="x")) is None
 
 
@@ -208,8 +207,8 @@ def test_sort_by_header_is_sql_and_keeps_selection(page, app_ctx, qtbot):
     amount = [c.key for c in page.model.columns].index("amount_minor")
     page.table.horizontalHeader().setSortIndicator(amount, Qt.SortOrder.DescendingOrder)
     with app_ctx.session() as s:
-        top = queries.fetch_page(
-            s, page.model.active_filters, queries.Sort("amount_minor", True), None, 3
+        top = table_queries.fetch_page(
+            s, page.model.active_filters, table_queries.Sort("amount_minor", True), None, 3
         ).rows
     assert model_ids(page.model)[:3] == [r["id"] for r in top]
     assert page.order_label.text() == "By amount, descending"
@@ -544,7 +543,7 @@ def test_drill_filters_from_the_dashboard(main_window, app_ctx, qtbot):
     assert page.filter_bar.extra_chip.isVisible()
     assert "booked 2026-10-01" in page.filter_bar.extra_chip.text()
     with app_ctx.session() as s:
-        assert page.model.rowCount() == queries.count(s, page.model.active_filters)
+        assert page.model.rowCount() == table_queries.count(s, page.model.active_filters)
     rows = [page.model.row(r) for r in range(page.model.rowCount())]
     assert rows and {r["source"] for r in rows} == {"Main bank EUR"}
     assert all(dt.date(2026, 10, 1) <= r["booked_on"] <= dt.date(2026, 10, 20) for r in rows)

@@ -246,7 +246,7 @@ def test_drop_of_folder_or_remote_url_is_refused(main_window, tmp_path):
 
 
 def test_mapping_profiles_are_offered(app_ctx, qtbot, fake_importer, fake_statement, monkeypatch):
-    from workstation.services.profiles import save_profile
+    from workstation.services.imports.mapping_profiles import save_profile
     from workstation.views.dialogs import import_dialog
 
     with app_ctx.db.session() as s:

@@ -21,8 +21,8 @@ from recon_helpers import (
 from sqlalchemy import select
 
 from workstation.models import Match
-from workstation.services import matching, queries
-from workstation.services.queries import MatchFilters
+from workstation.services.reconcile import clerk_actions, table_queries
+from workstation.services.reconcile.table_queries import MatchFilters
 from workstation.views import crash, messages
 from workstation.views.exceptions import prompts
 from workstation.views.matches.source import MatchSource
@@ -74,7 +74,7 @@ def page(app_ctx, qtbot):
 
 def count(ctx, filters: MatchFilters) -> int:
     with ctx.session() as s:
-        return queries.count(s, filters)
+        return table_queries.count(s, filters)
 
 
 def test_model_passes_modeltester(page, app_ctx, qtmodeltester):
@@ -124,7 +124,7 @@ def test_member_drill_down(page, app_ctx, qtbot):
     with qtbot.waitSignal(page.detail.loaded, timeout=WAIT):
         assert page.select_match(mid)
     with app_ctx.session() as s:
-        members = queries.match_members(s, [mid])[mid]
+        members = table_queries.match_members(s, [mid])[mid]
     rows = page.detail.members.rows()
     assert [r["record_id"] for r in rows] == [m["record_id"] for m in members]
     assert all(r["references"] for r in rows)
@@ -202,7 +202,7 @@ def test_split_removes_ticked_members(page, app_ctx, qtbot):
 def test_write_off_a_difference(page, app_ctx, qtbot, monkeypatch, errors):
     _, rid, cand = open_pairs(app_ctx.db, min_diff=1, max_diff=500)[0]
     with app_ctx.session() as s:
-        mid = matching.manual_match(s, [rid, cand], actor="tester").match_id
+        mid = clerk_actions.manual_match(s, [rid, cand], actor="tester").match_id
     app_ctx.changed("matches")
     qtbot.waitUntil(lambda: mid in model_ids(page.model), timeout=WAIT)
     page.select_match(mid)
@@ -227,9 +227,9 @@ def test_export_csv_and_dashboard_drill(page, app_ctx, qtbot, tmp_path):
     n = page.model.rowCount()
     assert 0 < n < count(app_ctx, MatchFilters())
     with app_ctx.session() as s:
-        assert n == queries.count(s, f)
-        ids = [r["id"] for r in queries.fetch_page(s, f, None, None, 10_000).rows]
-        members = queries.match_members(s, ids)
+        assert n == table_queries.count(s, f)
+        ids = [r["id"] for r in table_queries.fetch_page(s, f, None, None, 10_000).rows]
+        members = table_queries.match_members(s, ids)
     assert all(any(m["source"].startswith("Stripe") for m in members[i]) for i in ids)
     target = tmp_path / "matches.csv"
     task = page.export_table(target)

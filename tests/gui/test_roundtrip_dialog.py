@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from workstation.db import Database
 from workstation.models import ExceptionCase
-from workstation.services import cases, roundtrip
-from workstation.services.demo import load_demo
-from workstation.services.reconcile import engine
-from workstation.services.users import ensure_user
+from workstation.services.common.users import ensure_user
+from workstation.services.demo.merchant_month import load_demo
+from workstation.services.reconcile import cases, engine
+from workstation.services.roundtrip import decisions
 from workstation.views.dashboard.roundtrip_dialog import PlanModel, RoundtripDialog
 
 TIMEOUT = 20_000
@@ -32,7 +32,7 @@ def filled(db: Database, tmp_path: Path) -> tuple[Path, list[tuple[int, int]]]:
         ensure_user(s, "bob")
     path = tmp_path / "decisions.xlsx"
     with db.session() as s:
-        roundtrip.export_roundtrip(s, "exceptions", path, actor="tester")
+        decisions.export_roundtrip(s, "exceptions", path, actor="tester")
         picked = [
             (int(r), int(c))
             for r, c in s.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import inspect, text
 
 from workstation.db import Database
-from workstation.services.bulk import deferred_indexes
+from workstation.services.common.bulk_write import deferred_indexes
 
 
 def _index_names(db: Database, conn) -> set[str]:
@@ -28,7 +28,7 @@ def test_gc_paused_nests_and_restores() -> None:
     import gc
     import threading
 
-    from workstation.services.bulk import gc_paused
+    from workstation.services.common.bulk_write import gc_paused
 
     assert gc.isenabled()
     entered, inner_done = threading.Event(), threading.Event()

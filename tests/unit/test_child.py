@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from workstation.db import Database
 from workstation.errors import Cancelled, UserError
 from workstation.models import Record
-from workstation.services.child import run_in_child
-from workstation.services.imports import import_file, undo_batch
+from workstation.services.common.child_process import run_in_child
+from workstation.services.imports.file_import import import_file, undo_batch
 
 ORDERS = (
     "Order ID,Date,Total,Currency\nORD-1001,2026-10-01,12.50,EUR\nORD-1002,2026-10-02,9.00,EUR\n"

@@ -9,14 +9,14 @@ from decimal import Decimal
 import pytest
 
 from workstation.db import Database
-from workstation.services import charts, kpis
-from workstation.services.dashboard_view import (
+from workstation.services.analytics import charts, kpis
+from workstation.services.analytics.dashboard import (
     TILE_KEYS,
     _status,
     load_dashboard,
     scoped_drill,
 )
-from workstation.services.demo import load_demo
+from workstation.services.demo.merchant_month import load_demo
 from workstation.services.reconcile import engine
 
 

@@ -19,16 +19,16 @@ from workstation.errors import UserError
 from workstation.models import Dispute, DisputeEvent, DisputeLink, ImportBatch, Record, Source
 from workstation.money import to_minor
 from workstation.paths import resources_dir
-from workstation.services import demo
-from workstation.services.demo import (
+from workstation.services.common.card_numbers import luhn_ok
+from workstation.services.demo import merchant_month
+from workstation.services.demo.merchant_month import (
     STRIPE_REPORT_COLUMNS,
     DemoData,
     build_demo,
     load_demo,
     stripe_payout_report,
 )
-from workstation.services.pan import luhn_ok
-from workstation.services.reason_codes import normalise_category
+from workstation.services.disputes.reason_codes import normalise_category
 
 PSPS = ("stripe", "adyen")
 MONEY = ("amount_minor", "fee_minor", "net_minor", "orig_amount_minor")
@@ -255,7 +255,7 @@ def test_big_loads_rebuild_the_indexes_once(db: Database, monkeypatch: pytest.Mo
 
     before = indexes()
     assert before
-    monkeypatch.setattr(demo, "DEFER_INDEXES_AT", 1)
+    monkeypatch.setattr(merchant_month, "DEFER_INDEXES_AT", 1)
     steps: list[str] = []
     with db.session() as s:
         load_demo(s, orders=120, seed=1, progress=lambda d, t, text: steps.append(text))

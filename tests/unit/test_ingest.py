@@ -13,7 +13,8 @@ from workstation.db import Database
 from workstation.errors import UserError
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import Record, RecordReference
-from workstation.services.ingest import (
+from workstation.services.common.card_numbers import luhn_ok, mask_text
+from workstation.services.imports.ingest import (
     FINGERPRINT_VERSION,
     _iso_dates,
     _normalise_frame,
@@ -23,7 +24,6 @@ from workstation.services.ingest import (
     reference_rows,
     store,
 )
-from workstation.services.pan import luhn_ok, mask_text
 
 
 def _result(rows: list[dict]) -> ParseResult:

@@ -15,12 +15,13 @@ from workstation.cli import main
 from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import AuditEvent, CaseNote, Dispute, DisputeEvent, ExceptionCase
-from workstation.services import cases, disputes, roundtrip
-from workstation.services.demo import load_demo
-from workstation.services.dispute_queue import QueueFilters
-from workstation.services.queries import ExceptionFilters, count
-from workstation.services.reconcile import engine
-from workstation.services.users import ensure_user
+from workstation.services.common.users import ensure_user
+from workstation.services.demo.merchant_month import load_demo
+from workstation.services.disputes import intake
+from workstation.services.disputes.queue import QueueFilters
+from workstation.services.reconcile import cases, engine
+from workstation.services.reconcile.table_queries import ExceptionFilters, count
+from workstation.services.roundtrip import decisions
 
 
 def _demo(db: Database) -> Database:
@@ -45,9 +46,9 @@ def rdb_any(any_db: Database) -> Database:
     return _demo(any_db)
 
 
-def _export(db: Database, queue: str, path: Path, filters: Any = None) -> roundtrip.ExportReport:
+def _export(db: Database, queue: str, path: Path, filters: Any = None) -> decisions.ExportReport:
     with db.session() as s:
-        return roundtrip.export_roundtrip(s, queue, path, filters, actor="alice")
+        return decisions.export_roundtrip(s, queue, path, filters, actor="alice")
 
 
 def _rows(path: Path) -> tuple[list[str], dict[int, int]]:
@@ -133,7 +134,7 @@ def test_plan_shows_changes_and_apply_writes_audited_actions(
         },
     )
     with rdb_any.session() as s:
-        plan = roundtrip.plan_roundtrip(s, path)
+        plan = decisions.plan_roundtrip(s, path)
     assert not plan.conflicts and not plan.invalid and not plan.unknown
     changes = {c.id: c for c in plan.changes}
     assert set(changes) == {r1, r2, r3, r4}
@@ -146,7 +147,7 @@ def test_plan_shows_changes_and_apply_writes_audited_actions(
     assert plan.blank == plan.rows - 4
 
     with rdb_any.session() as s:
-        report = roundtrip.apply_roundtrip(s, plan, "carol")
+        report = decisions.apply_roundtrip(s, plan, "carol")
     assert len(report.applied) == 4 and not report.failed and not report.conflicts
     with rdb_any.session() as s:
         got = {
@@ -177,9 +178,9 @@ def test_plan_shows_changes_and_apply_writes_audited_actions(
 
     # applying the same file again changes nothing and adds no duplicate notes
     with rdb_any.session() as s:
-        again = roundtrip.plan_roundtrip(s, path)
+        again = decisions.plan_roundtrip(s, path)
         assert again.changes == [] and again.unchanged == 4
-        report = roundtrip.apply_roundtrip(s, again, "carol")
+        report = decisions.apply_roundtrip(s, again, "carol")
         assert report.applied == []
         assert len(s.scalars(select(CaseNote)).all()) == 2
 
@@ -192,7 +193,7 @@ def test_rows_changed_since_the_export_are_conflicts(rdb_any: Database, tmp_path
     with rdb_any.session() as s:  # someone else works on the first case meanwhile
         cases.assign(s, [c1], "bob", actor="bob")
     with rdb_any.session() as s:
-        plan = roundtrip.plan_roundtrip(s, path)
+        plan = decisions.plan_roundtrip(s, path)
     assert [c.id for c in plan.changes] == [r2]
     (conflict,) = plan.conflicts
     assert conflict.id == r1
@@ -200,14 +201,14 @@ def test_rows_changed_since_the_export_are_conflicts(rdb_any: Database, tmp_path
     assert "changed by someone else since the export" in plan.describe()
 
     with rdb_any.session() as s:
-        report = roundtrip.apply_roundtrip(s, plan, "alice")
+        report = decisions.apply_roundtrip(s, plan, "alice")
     assert [c.id for c in report.applied] == [r2] and [c.id for c in report.conflicts] == [r1]
     with rdb_any.session() as s:
         assert s.get(ExceptionCase, c1).status == "assigned"  # untouched
 
     with rdb_any.session() as s:
-        plan = roundtrip.plan_roundtrip(s, path)
-        report = roundtrip.apply_roundtrip(s, plan, "alice", force=True)
+        plan = decisions.plan_roundtrip(s, path)
+        report = decisions.apply_roundtrip(s, plan, "alice", force=True)
     assert [c.id for c in report.applied] == [r1]
     with rdb_any.session() as s:
         assert s.get(ExceptionCase, c1).status == "resolved"
@@ -225,17 +226,17 @@ def test_a_change_between_plan_and_apply_is_caught(rdb: Database, tmp_path: Path
     ((r1, c1),) = _case_rows(rdb, 1)
     _fill(path, {r1: ("assign:alice", None)})
     with rdb.session() as s:
-        plan = roundtrip.plan_roundtrip(s, path)
+        plan = decisions.plan_roundtrip(s, path)
     assert len(plan.changes) == 1
     with rdb.session() as s:
         cases.resolve(s, [c1], "matched", actor="bob")
     with rdb.session() as s:
-        report = roundtrip.apply_roundtrip(s, plan, "alice")
+        report = decisions.apply_roundtrip(s, plan, "alice")
     assert report.applied == [] and report.conflicts[0].conflict == (
         "changed since the export; now resolved (matched)"
     )
     with rdb.session() as s:
-        report = roundtrip.apply_roundtrip(s, plan, "alice", force=True)
+        report = decisions.apply_roundtrip(s, plan, "alice", force=True)
     assert report.applied == []
     assert report.failed[0][1] == f"case {c1} is resolved (matched); reopen it first"
 
@@ -270,7 +271,7 @@ def test_invalid_decisions_name_the_row_and_column(rdb: Database, tmp_path: Path
     wb.save(path)
 
     with rdb.session() as s:
-        plan = roundtrip.plan_roundtrip(s, path)
+        plan = decisions.plan_roundtrip(s, path)
     messages = {p.row: p.describe() for p in plan.invalid}
     assert messages[where[r1]] == (
         f"row {where[r1]}, column decision ({dec}): unknown decision 'approve'; use "
@@ -316,7 +317,7 @@ def test_disputes_accept_fight_assign(rdb_any: Database, tmp_path: Path) -> None
         },
     )
     with rdb_any.session() as s:
-        plan = roundtrip.plan_roundtrip(s, path)
+        plan = decisions.plan_roundtrip(s, path)
     changes = {c.id: c for c in plan.changes}
     assert changes[first].before == "needs response, unassigned"
     assert changes[first].after == "accepted"
@@ -326,7 +327,7 @@ def test_disputes_accept_fight_assign(rdb_any: Database, tmp_path: Path) -> None
     assert "is lost; only cases needing a response can be accepted or fought" in bad.message
 
     with rdb_any.session() as s:
-        report = roundtrip.apply_roundtrip(s, plan, "alice")
+        report = decisions.apply_roundtrip(s, plan, "alice")
     assert len(report.applied) == 3
     with rdb_any.session() as s:
         assert s.get(Dispute, first).status == "accepted"
@@ -344,7 +345,7 @@ def test_disputes_accept_fight_assign(rdb_any: Database, tmp_path: Path) -> None
         assert {int(e.entity_id) for e in audited} == {first, second, rows["won"]}
         assert all(e.detail["source"] == "excel-roundtrip" for e in audited)
     with rdb_any.session() as s:  # the fight decision is now part of the row version
-        again = roundtrip.plan_roundtrip(s, path)
+        again = decisions.plan_roundtrip(s, path)
     assert again.changes == [] and again.unchanged == 3
 
 
@@ -352,19 +353,19 @@ def test_decide_records_the_decision(rdb: Database) -> None:
     with rdb.session() as s:
         open_id = s.scalars(select(Dispute.id).where(Dispute.status == "needs_response")).first()
         won_id = s.scalars(select(Dispute.id).where(Dispute.status == "won")).first()
-        event = disputes.decide(s, open_id, "fight", "alice")
+        event = intake.decide(s, open_id, "fight", "alice")
         assert event.kind == "decision" and event.detail == {
             "decision": "fight",
             "from": "needs_response",
             "to": "needs_response",
         }
-        assert disputes.last_decisions(s, [open_id]) == {open_id: (event.id, "fight")}
-        disputes.decide(s, open_id, "accept", "alice")
+        assert intake.last_decisions(s, [open_id]) == {open_id: (event.id, "fight")}
+        intake.decide(s, open_id, "accept", "alice")
         assert s.get(Dispute, open_id).status == "accepted"
         with pytest.raises(UserError, match="only cases needing a response"):
-            disputes.decide(s, won_id, "accept", "alice")
+            intake.decide(s, won_id, "accept", "alice")
         with pytest.raises(UserError, match="unknown decision"):
-            disputes.decide(s, open_id, "maybe", "alice")
+            intake.decide(s, open_id, "maybe", "alice")
 
 
 def test_a_workbook_not_made_for_decisions_is_refused(rdb: Database, tmp_path: Path) -> None:
@@ -375,18 +376,18 @@ def test_a_workbook_not_made_for_decisions_is_refused(rdb: Database, tmp_path: P
     wb.active.append(["id", "decision"])
     wb.save(plain)
     with rdb.session() as s, pytest.raises(UserError, match="not exported for decisions"):
-        roundtrip.plan_roundtrip(s, plain)
+        decisions.plan_roundtrip(s, plain)
     path = tmp_path / "exceptions.xlsx"
     _export(rdb, "exceptions", path)
     wb = load_workbook(path)
     wb["Exceptions"].cell(1, 1, "record")  # the id header renamed
     wb.save(path)
     with rdb.session() as s, pytest.raises(UserError, match="the column 'id' is missing"):
-        roundtrip.plan_roundtrip(s, path)
+        decisions.plan_roundtrip(s, path)
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"not a zip")
     with rdb.session() as s, pytest.raises(UserError, match="not a readable Excel workbook"):
-        roundtrip.plan_roundtrip(s, broken)
+        decisions.plan_roundtrip(s, broken)
 
 
 def test_cli_export_and_apply(

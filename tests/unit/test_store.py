@@ -16,7 +16,7 @@ from sqlalchemy.exc import DatabaseError
 from workstation.cli import main
 from workstation.db import Database
 from workstation.models import Base
-from workstation.services import audit
+from workstation.services.common import audit
 
 
 def test_migrations_match_orm(any_db: Database) -> None:

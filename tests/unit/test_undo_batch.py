@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import ExceptionCase, ImportBatch, Match, Record, RecordRaw, RecordReference
-from workstation.services import matching
-from workstation.services.imports import import_file, undo_batch
+from workstation.services.imports.file_import import import_file, undo_batch
+from workstation.services.reconcile import clerk_actions
 from workstation.services.reconcile.engine import run
 
 
@@ -31,7 +31,7 @@ def test_undo_refused_when_matched_then_allowed(db: Database, tmp_path) -> None:
         b = import_file(s, bank, actor="t").batch_id
     with db.session() as s:
         ids = sorted(s.scalars(select(Record.id).where(Record.amount_minor == 1250)))
-        m = matching.manual_match(s, ids, actor="t")
+        m = clerk_actions.manual_match(s, ids, actor="t")
         run(s, actor="engine")  # opens a case for the unmatched order
         assert _count(s, ExceptionCase) >= 1
     with pytest.raises(UserError, match="has matched lines"), db.session() as s:
@@ -39,7 +39,7 @@ def test_undo_refused_when_matched_then_allowed(db: Database, tmp_path) -> None:
     with db.session() as s:
         match_id = s.scalars(select(Match.id)).first()
         assert match_id is not None and m is not None
-        matching.unmatch(s, match_id, actor="t")
+        clerk_actions.unmatch(s, match_id, actor="t")
     with db.session() as s:
         assert _count(s, RecordRaw) == 3  # the original line of every record, kept apart
         assert s.get(Record, ids[0]).raw is not None

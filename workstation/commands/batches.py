@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..cli import Context
 from ..models import ImportBatch
-from ..services.imports import undo_batch
+from ..services.imports.file_import import undo_batch
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..cli import Context
 from ..errors import UserError
-from ..services.demo import DemoSummary, load_demo
+from ..services.demo.merchant_month import DemoSummary, load_demo
 
 MAX_ORDERS = 10_000_000
 

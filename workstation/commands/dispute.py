@@ -11,8 +11,11 @@ from typing import Any
 from ..cli import Context
 from ..errors import UserError
 from ..money import format_minor
-from ..services.dispute_case import case_view
-from ..services.dispute_queue import (
+from ..services.common.users import ensure_user
+from ..services.disputes.case import case_view
+from ..services.disputes.intake import add_note, find_dispute, link_disputes
+from ..services.disputes.package import export_package, mark_submitted, preflight
+from ..services.disputes.queue import (
     SORTS,
     QueueFilters,
     QueueRow,
@@ -21,9 +24,6 @@ from ..services.dispute_queue import (
     count_disputes,
     list_disputes,
 )
-from ..services.disputes import add_note, find_dispute, link_disputes
-from ..services.package import export_package, mark_submitted, preflight
-from ..services.users import ensure_user
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:

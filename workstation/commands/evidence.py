@@ -8,10 +8,10 @@ from typing import Any
 
 from ..cli import Context
 from ..models import Evidence
-from ..services.disputes import find_dispute
-from ..services.evidence import add_evidence_file
-from ..services.reason_codes import evidence_kinds
-from ..services.users import ensure_user
+from ..services.common.users import ensure_user
+from ..services.disputes.evidence import add_evidence_file
+from ..services.disputes.intake import find_dispute
+from ..services.disputes.reason_codes import evidence_kinds
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:

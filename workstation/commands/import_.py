@@ -9,8 +9,8 @@ from typing import Any
 from ..cli import Context
 from ..errors import UserError
 from ..importers.base import ImportOptions
-from ..services.imports import FileReport, import_file
-from ..services.profiles import load_profile
+from ..services.imports.file_import import FileReport, import_file
+from ..services.imports.mapping_profiles import load_profile
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:

@@ -6,8 +6,8 @@ import argparse
 from typing import Any
 
 from ..cli import Context
-from ..services.reason_codes import ensure_loaded
-from ..services.users import ensure_user
+from ..services.common.users import ensure_user
+from ..services.disputes.reason_codes import ensure_loaded
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:

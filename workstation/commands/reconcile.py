@@ -26,7 +26,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    from ..services.reconcile import backtest, engine, explain
+    from ..services.reconcile import backtest, engine, why_not
 
     db = ctx.db
     if args.backtest:
@@ -37,7 +37,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     if args.explain is not None:
         with db.sessions() as s:
-            ex = explain.why_not(s, args.explain)
+            ex = why_not.why_not(s, args.explain)
         payload = {
             "record_id": args.explain,
             "candidates": [

@@ -2,7 +2,7 @@
 
 An importer turns one file into a pandas DataFrame of normalised lines (`RECORD_COLUMNS`) plus
 accounts, row-level problems and file-level checks (balances, control totals). The ingest service
-(`workstation.services.ingest`) does the rest: PAN masking, reference tokens, fingerprints,
+(`workstation.services.imports.ingest`) does the rest: PAN masking, reference tokens, fingerprints,
 deduplication and one-transaction storage. Fatal problems raise `UserError` naming file, line and
 field; a bad row in an otherwise good file is a `Problem` and is left out of `records`.
 """

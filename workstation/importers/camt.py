@@ -20,14 +20,7 @@ from lxml import etree
 
 from ..errors import UserError
 from ..money import to_minor
-from .bankcommon import (
-    account_number,
-    add_refs,
-    balance_problem,
-    bank_kind,
-    clean_ref,
-    clean_text,
-)
+from .bankcommon import account_number, add_refs, balance_problem, bank_kind, clean_ref, clean_text
 from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress, frame_from_rows
 
 # Message element -> (statement element, message name).

@@ -1,7 +1,8 @@
 """Dispute files: Stripe dispute objects and export, Adyen notifications and report, Braintree, CSV.
 
 Every layout is turned into the same normalised dispute dict (see `DISPUTE_FIELDS`); the import
-service stores them with `services.disputes.upsert_disputes`, so the records frame stays empty.
+service stores them with `services.disputes.intake.upsert_disputes`, so the records frame stays
+empty.
 Several observations of one dispute (an Adyen RFI then a CHARGEBACK) come out in time order and
 become the case history. PSP statuses map onto our stage/status vocabulary here, in one place.
 """

@@ -27,14 +27,7 @@ import pandas as pd
 
 from ..errors import UserError
 from . import csvutil
-from .base import (
-    RECORD_COLUMNS,
-    AccountInfo,
-    ImportOptions,
-    ParseResult,
-    Progress,
-    ensure_columns,
-)
+from .base import RECORD_COLUMNS, AccountInfo, ImportOptions, ParseResult, Progress, ensure_columns
 from .csvutil import STRING, Issues, Table
 
 # Field -> header names tried in order (compared normalised).

@@ -26,15 +26,7 @@ from .enums import (
     SourceKind,
 )
 from .kpi import KpiRollup
-from .matching import (
-    CaseNote,
-    ExceptionCase,
-    FxRate,
-    Match,
-    MatchMember,
-    MatchRule,
-    SavedFilter,
-)
+from .matching import CaseNote, ExceptionCase, FxRate, Match, MatchMember, MatchRule, SavedFilter
 
 __all__ = [
     "AuditEvent",

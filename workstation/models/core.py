@@ -84,7 +84,8 @@ class Record(Base):
         # Dedupe key; also the covering index the dedupe lookup reads.
         Index("uq_records_source_fp", "source_id", "fingerprint", "occurrence", unique=True),
         Index("ix_records_state_booked", "match_state", "booked_on", "id"),
-        # The exception queue (services.queries): open records in date / amount order.
+        # The exception queue (services.reconcile.table_queries): open records in date / amount
+        # order.
         Index(
             "ix_records_open_booked",
             "booked_on",
@@ -107,7 +108,7 @@ class Record(Base):
     line_no: Mapped[int | None] = mapped_column(Integer)
     # Looked up through record_references (kind "id"), so no index of its own here.
     external_id: Mapped[str | None] = mapped_column(String(128))
-    fingerprint: Mapped[int] = mapped_column(BigInteger)  # see services.ingest.fingerprints
+    fingerprint: Mapped[int] = mapped_column(BigInteger)  # see services.imports.ingest.fingerprints
     occurrence: Mapped[int] = mapped_column(Integer, default=1)
     booked_on: Mapped[dt.date] = mapped_column(Date)
     value_on: Mapped[dt.date | None] = mapped_column(Date)

@@ -59,7 +59,8 @@ class Dispute(Base):
     due_by: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     charge_ref: Mapped[str | None] = mapped_column(String(128), index=True)
     order_ref: Mapped[str | None] = mapped_column(String(128), index=True)
-    # Normalised forms (services.refs.normalise) of the ids above, joined to record_references.
+    # Normalised forms (services.common.reference_tokens.normalise) of the ids above, joined to
+    # record_references.
     dispute_key: Mapped[str | None] = mapped_column(String(128), index=True)
     charge_key: Mapped[str | None] = mapped_column(String(128), index=True)
     order_key: Mapped[str | None] = mapped_column(String(128), index=True)

@@ -14,7 +14,7 @@ class KpiRollup(Base):
     """Totals of one batch's records per day, source, kind, currency, method and payout.
 
     Records never change amount, date or source after import, so a batch's rollup is built once
-    (by `services.kpi_data.ensure_rollups`) and stays valid until the batch is undone. Only
+    (by `services.analytics.rollups.ensure_rollups`) and stays valid until the batch is undone. Only
     `match_state` changes later; the KPI services read it live from the records.
     """
 

@@ -14,7 +14,7 @@ from ..config import current_login
 from ..db import Database, is_empty
 from ..errors import UserError
 from ..paths import resources_dir
-from ..services.users import ensure_user
+from ..services.common.users import ensure_user
 from . import crash, messages
 from .context import AppContext
 from .main_window import MainWindow

@@ -40,7 +40,7 @@ IMPORT_FILTER = (
 def demo_available() -> bool:
     """True once the demo generator is part of the installed package."""
     try:
-        return importlib.util.find_spec("workstation.services.demo") is not None
+        return importlib.util.find_spec("workstation.services.demo.merchant_month") is not None
     except ModuleNotFoundError:
         return False
 
@@ -327,7 +327,7 @@ class MainWindow(QMainWindow):
         actor = self.ctx.actor
 
         def op(session, progress):
-            from ..services.demo import load_demo
+            from ..services.demo.merchant_month import load_demo
 
             return load_demo(session, orders=DEMO_ORDERS, actor=actor, progress=progress)
 

@@ -13,8 +13,8 @@ import pytest
 
 from workstation.db import Database
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
-from workstation.services.disputes import relink_for_batch
-from workstation.services.ingest import store
+from workstation.services.disputes.intake import relink_for_batch
+from workstation.services.imports.ingest import store
 
 STRIPE_ID = "dp_1Pgc71B7WZ01zgkWMevJiAUx"
 STRIPE_CHARGE = "ch_1PgafuB7WZ01zgkWXYmPNZs8"

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from workstation.db import Database
 from workstation.models import Dispute
-from workstation.services.dispute_case import case_view, ce3_eligibility
-from workstation.services.disputes import add_note, upsert_disputes
-from workstation.services.evidence import add_evidence, save_draft
-from workstation.services.imports import import_file
+from workstation.services.disputes.case import case_view, ce3_eligibility
+from workstation.services.disputes.evidence import add_evidence, save_draft
+from workstation.services.disputes.intake import add_note, upsert_disputes
+from workstation.services.imports.file_import import import_file
 
 from .conftest import StoreRows, make_pdf, record
 

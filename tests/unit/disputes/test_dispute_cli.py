@@ -14,7 +14,7 @@ from sqlalchemy import select
 from workstation.cli import main
 from workstation.db import Database
 from workstation.models import ReasonCode
-from workstation.services.reason_codes import ReasonTable, ensure_loaded, read_csv
+from workstation.services.disputes.reason_codes import ReasonTable, ensure_loaded, read_csv
 
 from .conftest import STRIPE_CHARGE, STRIPE_ID, StoreRows, make_pdf, record
 

@@ -15,8 +15,8 @@ from workstation.errors import UserError
 from workstation.importers.base import ImportOptions
 from workstation.importers.disputes import IMPORTER
 from workstation.models import Dispute, DisputeEvent
-from workstation.services.disputes import upsert_disputes
-from workstation.services.imports import import_file
+from workstation.services.disputes.intake import upsert_disputes
+from workstation.services.imports.file_import import import_file
 
 from .conftest import STRIPE_CHARGE, STRIPE_ID
 

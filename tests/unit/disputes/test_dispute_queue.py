@@ -12,7 +12,8 @@ from sqlalchemy import insert, select
 from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import Dispute, DisputeEvent, User
-from workstation.services.dispute_queue import (
+from workstation.services.common.users import ensure_user
+from workstation.services.disputes.queue import (
     QueueFilters,
     assign,
     claim_next,
@@ -21,7 +22,6 @@ from workstation.services.dispute_queue import (
     due_state,
     list_disputes,
 )
-from workstation.services.users import ensure_user
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 

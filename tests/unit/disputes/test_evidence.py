@@ -14,8 +14,7 @@ from workstation import config
 from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import DisputeEvent, Evidence, EvidenceBlob
-from workstation.services.disputes import upsert_disputes
-from workstation.services.evidence import (
+from workstation.services.disputes.evidence import (
     XLSX,
     add_evidence,
     add_evidence_file,
@@ -26,7 +25,8 @@ from workstation.services.evidence import (
     set_evidence_kind,
     text_of,
 )
-from workstation.services.package import mark_submitted
+from workstation.services.disputes.intake import upsert_disputes
+from workstation.services.disputes.package import mark_submitted
 
 from .conftest import make_image, make_pdf
 

@@ -18,9 +18,9 @@ from workstation.db import Database
 from workstation.errors import UserError
 from workstation.exporters.package import ascii_name
 from workstation.models import DisputeEvent
-from workstation.services.disputes import upsert_disputes
-from workstation.services.evidence import add_evidence, save_draft
-from workstation.services.package import (
+from workstation.services.disputes.evidence import add_evidence, save_draft
+from workstation.services.disputes.intake import upsert_disputes
+from workstation.services.disputes.package import (
     export_package,
     limits_for,
     mark_submitted,

@@ -17,7 +17,7 @@ from workstation.errors import UserError
 from workstation.importers import registry
 from workstation.importers.base import ImportOptions, ParseResult
 from workstation.models import ImportBatch, Record, RecordReference
-from workstation.services.imports import import_file
+from workstation.services.imports.file_import import import_file
 
 
 def parse(path: Path, expect_format: str | None = None) -> ParseResult:

@@ -20,7 +20,7 @@ from workstation.errors import UserError
 from workstation.importers import adyen, braintree, csvutil, paypal, registry, stripe, tabular
 from workstation.importers.base import ImportOptions, ParseResult
 from workstation.models import ImportBatch, Record, Source
-from workstation.services.imports import import_file
+from workstation.services.imports.file_import import import_file
 
 UTC = dt.UTC
 
@@ -623,7 +623,7 @@ def test_import_service_adyen_and_paypal_samples(samples: Path, db: Database) ->
 
 
 def test_import_service_with_a_saved_profile(tmp_path: Path, db: Database) -> None:
-    from workstation.services.profiles import load_profile, save_profile
+    from workstation.services.imports.mapping_profiles import load_profile, save_profile
 
     path = _write(tmp_path, "shop.csv", "Nr;Tag;Summe\nS-1;01.10.2026;10,50\nS-2;02.10.2026;7\n")
     with db.session() as s:

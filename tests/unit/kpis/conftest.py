@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from workstation.db import Database
-from workstation.services import kpis
+from workstation.services.analytics import kpis
 
 from .handmade import build
 

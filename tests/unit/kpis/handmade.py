@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from workstation.db import Database
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import Dispute, ExceptionCase, Match, MatchMember, Record, User
-from workstation.services.ingest import store
+from workstation.services.imports.ingest import store
 
 UTC = dt.UTC
 D = dt.date

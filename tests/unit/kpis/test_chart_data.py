@@ -9,7 +9,7 @@ import pytest
 
 from workstation.db import Database
 from workstation.errors import UserError
-from workstation.services import charts
+from workstation.services.analytics import charts
 
 from .handmade import MARCH
 

@@ -9,9 +9,9 @@ from sqlalchemy import func, select, text
 from workstation.db import Database
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import KpiRollup
-from workstation.services import kpi_data, kpis
-from workstation.services.imports import undo_batch
-from workstation.services.ingest import store
+from workstation.services.analytics import kpis, rollups
+from workstation.services.imports.file_import import undo_batch
+from workstation.services.imports.ingest import store
 
 from .handmade import MARCH
 
@@ -24,16 +24,16 @@ def _shop_count(db: Database) -> int:
 
 def test_rollups_are_built_once_and_kept(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        assert kpi_data.ensure_rollups(s) == 4  # the four import batches
+        assert rollups.ensure_rollups(s) == 4  # the four import batches
     with kpi_db.session() as s:
-        assert kpi_data.ensure_rollups(s) == 0
+        assert rollups.ensure_rollups(s) == 0
         assert s.scalar(select(func.count()).select_from(KpiRollup)) > 0
-        span = kpi_data.data_span(s)
+        span = rollups.data_span(s)
     assert span == (dt.date(2026, 2, 10), dt.date(2026, 3, 29))
 
 
 def test_cache_hits_until_the_data_changes(kpi_db: Database) -> None:
-    cache = kpi_data.CACHE
+    cache = rollups.CACHE
     assert _shop_count(kpi_db) == 5
     misses = cache.misses
     assert _shop_count(kpi_db) == 5
@@ -75,9 +75,9 @@ def test_match_state_changes_are_seen_live(kpi_db: Database) -> None:
 def test_dashboard_pins_one_version(kpi_db: Database) -> None:
     with kpi_db.session() as s:
         kpis.dashboard(s, *MARCH)
-        misses = kpi_data.CACHE.misses
+        misses = rollups.CACHE.misses
         kpis.dashboard(s, *MARCH)
-    assert kpi_data.CACHE.misses == misses
+    assert rollups.CACHE.misses == misses
 
 
 def test_methods_from_malformed_raw_do_not_break_rollups(db: Database) -> None:

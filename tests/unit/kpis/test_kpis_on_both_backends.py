@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from workstation.db import Database
-from workstation.services import kpi_data, kpis
+from workstation.services.analytics import kpis, rollups
 
 from .handmade import MARCH, build
 
@@ -16,7 +16,7 @@ def test_kpis_agree_on_both_backends(any_db: Database) -> None:
     now = dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC)
     with any_db.session() as s:
         dash = kpis.dashboard(s, *MARCH, now=now)
-        assert kpi_data.ensure_rollups(s) == 0  # built (and kept) by the first call
+        assert rollups.ensure_rollups(s) == 0  # built (and kept) by the first call
     fees = {(r["psp"], r["method"]): r["rate"] for r in dash.fees.to_dict("records")}
     assert fees[("stripe", "visa")] == Decimal(800) / Decimal(30000)
     assert fees[("adyen", "visa")] == Decimal("0.03")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from workstation.db import Database
-from workstation.services import kpis
+from workstation.services.analytics import kpis
 
 from .handmade import MARCH
 
@@ -165,7 +165,7 @@ def test_method_and_network_names() -> None:
 
 def test_default_period_skips_a_spillover_month(kpi_db: Database, db: Database) -> None:
     from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
-    from workstation.services.ingest import store
+    from workstation.services.imports.ingest import store
 
     with kpi_db.session() as s:
         assert kpis.default_period(s) == MARCH

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from workstation.db import Database
-from workstation.services import kpis
+from workstation.services.analytics import kpis
 
 from .handmade import MARCH
 

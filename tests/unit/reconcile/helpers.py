@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import Record
-from workstation.services.ingest import store
+from workstation.services.imports.ingest import store
 
 LEDGER = AccountInfo(key="shop", kind="ledger", provider="shop", name="Shop orders")
 STRIPE = AccountInfo(key="st", kind="psp", provider="stripe", name="Stripe EUR")

@@ -12,9 +12,8 @@ from workstation import config
 from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import AuditEvent, CaseNote, ExceptionCase
-from workstation.services import cases
-from workstation.services.reconcile import run
-from workstation.services.users import ensure_user
+from workstation.services.common.users import ensure_user
+from workstation.services.reconcile import cases, run
 
 from .helpers import bank, order, put, rid
 

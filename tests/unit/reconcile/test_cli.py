@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from workstation.cli import main
 from workstation.db import Database
-from workstation.services import matching
+from workstation.services.reconcile import clerk_actions
 
 from .helpers import charge, order, put, rid
 
@@ -71,8 +71,8 @@ def test_backtest_and_explain(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "no clerk-confirmed matches" in capsys.readouterr().err
     db = Database(url)
     with db.session() as s:
-        matching.manual_match(s, [rid(s, "ORD-6000002"), rid(s, "txn_K2")], actor="clerk")
-        matching.manual_match(s, [rid(s, "ORD-6000001"), rid(s, "txn_K1")], actor="clerk")
+        clerk_actions.manual_match(s, [rid(s, "ORD-6000002"), rid(s, "txn_K2")], actor="clerk")
+        clerk_actions.manual_match(s, [rid(s, "ORD-6000001"), rid(s, "txn_K1")], actor="clerk")
         target = rid(s, "ORD-6000003")
     db.dispose()
     assert main(["--db", url, "reconcile", "--backtest", "--json"]) == 0

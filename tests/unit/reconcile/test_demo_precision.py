@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 from workstation.db import Database
 from workstation.models import ExceptionCase
-from workstation.services.demo import build_demo, load_demo
+from workstation.services.demo.merchant_month import build_demo, load_demo
 from workstation.services.reconcile import run
 
 ORDERS = 2000

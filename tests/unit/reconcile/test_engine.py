@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 
 from workstation.db import Database
 from workstation.models import AuditEvent, ExceptionCase, Match
-from workstation.services import fx, matching
-from workstation.services.reconcile import run
+from workstation.services.common import fx_rates
+from workstation.services.reconcile import clerk_actions, run
 from workstation.services.reconcile.links import charge_for, lines_for_charge
 from workstation.services.reconcile.rules import ensure_rules, load_rules, move_rule, update_rule
 
@@ -130,7 +130,7 @@ def test_rerun_is_idempotent_and_keeps_confirmed(db: Database) -> None:
     with db.session() as s:
         sugg = match_of(s, "ORD-1000003", "txn_A3")
         assert sugg is not None
-        matching.confirm(s, sugg[0], actor="tester")
+        clerk_actions.confirm(s, sugg[0], actor="tester")
         before = matches(s)
     with db.session() as s:
         again = run(s)
@@ -159,7 +159,7 @@ def test_suggestion_is_not_duplicated_and_rejection_sticks(db: Database) -> None
     with db.session() as s:
         run(s)
         assert sum(1 for m in matches(s) if m[1] == "suggested") == 1
-        matching.reject(s, sugg[0], actor="tester")
+        clerk_actions.reject(s, sugg[0], actor="tester")
     with db.session() as s:
         report = run(s)
         assert report.suggested == 0 and report.blocked >= 1
@@ -274,7 +274,7 @@ def test_fee_aware_and_fx_aware_reference(db: Database, tmp_path: Path) -> None:
     rates = tmp_path / "rates.csv"
     rates.write_text("date,base,quote,rate\n2026-10-01,EUR,GBP,0.8500\nbad,EUR,GBP,1\n")
     with db.session() as s:
-        report = fx.import_rates_csv(s, rates, actor="tester")
+        report = fx_rates.import_rates_csv(s, rates, actor="tester")
         assert (report.added, len(report.problems)) == (1, 1)
         put(
             s,
@@ -305,14 +305,14 @@ def test_fx_conversion_is_exact() -> None:
     import numpy as np
     import pandas as pd
 
-    out = fx.convert_minor(
+    out = fx_rates.convert_minor(
         np.array([10000, 1, 3]),
         pd.Series([8_500_000_000, 5_000_000_000, 5_000_000_000]),
         "EUR",
         "GBP",
     )
     assert out.tolist() == [8500, 0, 2]  # half to even: 0.5 -> 0, 1.5 -> 2
-    assert fx.convert_minor(
+    assert fx_rates.convert_minor(
         np.array([1000]), pd.Series([1_500_000_000_000]), "EUR", "JPY"
     ).tolist() == [1500]
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from workstation.db import Database
-from workstation.services import matching
-from workstation.services.reconcile.explain import why_not
+from workstation.services.reconcile import clerk_actions
 from workstation.services.reconcile.rules import ensure_rules, update_rule
+from workstation.services.reconcile.why_not import why_not
 
 from .helpers import charge, order, put, rid
 
@@ -46,12 +46,12 @@ def test_why_not_reports_matched_and_rejected(db: Database) -> None:
     with db.session() as s:
         put(s, [order("ORD-5100001", 1000, 1), order("ORD-5100002", 1000, 1, ref_order=None)], "l")
         put(s, [charge("txn_G1", 1000, 1, ref_order="ORD-5100001")], "p")
-        a = matching.manual_match(s, [rid(s, "ORD-5100001"), rid(s, "txn_G1")], actor="t")
+        a = clerk_actions.manual_match(s, [rid(s, "ORD-5100001"), rid(s, "txn_G1")], actor="t")
         ex = why_not(s, rid(s, "ORD-5100002"))
         assert any(
             x.text == f"already matched (match {a.match_id})" for x in ex.candidates[0].failed
         )
-        matching.unmatch(s, a.match_id, actor="t")  # type: ignore[arg-type]
+        clerk_actions.unmatch(s, a.match_id, actor="t")  # type: ignore[arg-type]
         ex = why_not(s, rid(s, "ORD-5100001"))
         texts = [x.text for x in ex.candidates[0].failed]
         assert texts == [f"a clerk rejected this pair (match {a.match_id})"]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from workstation.db import Database
-from workstation.services import matching, queries
-from workstation.services.reconcile import run
+from workstation.services.reconcile import clerk_actions, run, table_queries
 
 from .helpers import bank, charge, match_of, order, put, rid, state
 
@@ -38,12 +37,14 @@ def test_engine_and_queue_on_both_backends(any_db: Database) -> None:
         assert match_of(s, "BRH", "txn_HP")[1] == "auto"  # type: ignore[index]
         sugg = match_of(s, "ORD-1100002", "txn_H2")
         assert sugg is not None and sugg[1] == "suggested"
-        page = queries.fetch_page(s, queries.ExceptionFilters(), queries.Sort("amount_minor"))
+        page = table_queries.fetch_page(
+            s, table_queries.ExceptionFilters(), table_queries.Sort("amount_minor")
+        )
         assert [r["external_id"] for r in page.rows] == ["ORD-1100002", "txn_H2"]
         assert all(r["match_id"] == sugg[0] for r in page.rows)
-        matching.confirm(s, sugg[0], actor="clerk")
+        clerk_actions.confirm(s, sugg[0], actor="clerk")
         assert state(s, "txn_H2") == "matched"
-        assert queries.count(s, queries.ExceptionFilters()) == 0
+        assert table_queries.count(s, table_queries.ExceptionFilters()) == 0
         assert rid(s, "BRH") > 0
     with any_db.session() as s:
         again = run(s)

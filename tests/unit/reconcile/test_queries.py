@@ -8,10 +8,9 @@ import pytest
 
 from workstation.db import Database
 from workstation.errors import UserError
-from workstation.services import cases, queries
-from workstation.services.queries import ExceptionFilters, MatchFilters, Sort
-from workstation.services.reconcile import run
-from workstation.services.users import ensure_user
+from workstation.services.common.users import ensure_user
+from workstation.services.reconcile import cases, run, table_queries
+from workstation.services.reconcile.table_queries import ExceptionFilters, MatchFilters, Sort
 
 from .helpers import bank, charge, order, put
 
@@ -37,12 +36,12 @@ def _queue(db: Database) -> None:
         run(s, today=TODAY)
 
 
-def _all_ids(db: Database, f: queries.Filters, sort: Sort, size: int) -> list[int]:
+def _all_ids(db: Database, f: table_queries.Filters, sort: Sort, size: int) -> list[int]:
     out: list[int] = []
     key = None
     with db.session() as s:
         while True:
-            page = queries.fetch_page(s, f, sort, key, size)
+            page = table_queries.fetch_page(s, f, sort, key, size)
             out += [int(r["id"]) for r in page.rows]
             assert len(page.rows) <= size
             if page.next_key is None:
@@ -67,10 +66,10 @@ def test_keyset_pages_are_stable_under_ties(db: Database, sort: Sort) -> None:
     f = ExceptionFilters(today=TODAY)
     paged = _all_ids(db, f, sort, 7)
     with db.session() as s:
-        whole = queries.fetch_page(s, f, sort, None, 1000).rows
+        whole = table_queries.fetch_page(s, f, sort, None, 1000).rows
         assert paged == [int(r["id"]) for r in whole]
-        assert len(paged) == len(set(paged)) == queries.count(s, f) == 33
-        assert queries.fetch_ids(s, f, sort).tolist() == paged
+        assert len(paged) == len(set(paged)) == table_queries.count(s, f) == 33
+        assert table_queries.fetch_ids(s, f, sort).tolist() == paged
 
 
 def test_filters(db: Database) -> None:
@@ -78,7 +77,7 @@ def test_filters(db: Database) -> None:
     with db.session() as s:
 
         def n(**kw: object) -> int:
-            return queries.count(s, ExceptionFilters(today=TODAY, **kw))  # type: ignore[arg-type]
+            return table_queries.count(s, ExceptionFilters(today=TODAY, **kw))  # type: ignore[arg-type]
 
         assert n(source_kinds=("bank",)) == 1
         assert n(currencies=("gbp",)) == 1
@@ -89,7 +88,7 @@ def test_filters(db: Database) -> None:
         assert n(text="customer 1") == 11  # "Customer 1", "Customer 10".."Customer 19"
         assert n(text="ord-8000007") == 1  # a reference token, however it is written
         assert n(text="rent") == 1
-        row = queries.fetch_page(s, ExceptionFilters(text="RENT", today=TODAY)).rows[0]
+        row = table_queries.fetch_page(s, ExceptionFilters(text="RENT", today=TODAY)).rows[0]
         assert row["case_status"] == "open" and row["source_kind"] == "bank"
         assert row["age_days"] == 1 and row["amount_minor"] == -5000
         cases.assign(s, [row["case_id"]], "anna", actor="anna")
@@ -98,7 +97,7 @@ def test_filters(db: Database) -> None:
         with pytest.raises(UserError, match="age bucket"):
             n(age_bucket="old")
         with pytest.raises(UserError, match="cannot sort"):
-            queries.fetch_page(s, ExceptionFilters(), Sort("raw"))
+            table_queries.fetch_page(s, ExceptionFilters(), Sort("raw"))
 
 
 def test_matches_table_and_rows_for_ids(db: Database) -> None:
@@ -106,28 +105,28 @@ def test_matches_table_and_rows_for_ids(db: Database) -> None:
         put(s, [order("ORD-9000001", 700, 1), order("ORD-9000002", 800, 2, ref_order=None)], "l")
         put(s, [charge("txn_M1", 700, 1, ref_order="ORD-9000001"), charge("txn_M2", 800, 2)], "p")
         run(s)
-        page = queries.fetch_page(s, MatchFilters(), Sort("confidence", descending=True))
+        page = table_queries.fetch_page(s, MatchFilters(), Sort("confidence", descending=True))
         assert [r["confidence"] for r in page.rows] == [100, 75]
         assert page.rows[0]["members"] == 2
-        assert queries.count(s, MatchFilters(statuses=("suggested",))) == 1
-        assert queries.count(s, MatchFilters(text="ORD-9000001")) == 1
-        ids = queries.fetch_ids(s, MatchFilters(), Sort("id"))
-        rows = queries.rows_for_ids(s, MatchFilters(), ids[::-1].tolist())
+        assert table_queries.count(s, MatchFilters(statuses=("suggested",))) == 1
+        assert table_queries.count(s, MatchFilters(text="ORD-9000001")) == 1
+        ids = table_queries.fetch_ids(s, MatchFilters(), Sort("id"))
+        rows = table_queries.rows_for_ids(s, MatchFilters(), ids[::-1].tolist())
         assert [r["id"] for r in rows] == ids[::-1].tolist()
-        members = queries.match_members(s, ids.tolist())
+        members = table_queries.match_members(s, ids.tolist())
         assert sorted(m["external_id"] for m in members[int(ids[0])]) == ["ORD-9000001", "txn_M1"]
 
 
 def test_saved_filters_round_trip(db: Database) -> None:
     with db.session() as s:
         f = ExceptionFilters(source_kinds=("bank",), amount_min=100, text="fee")
-        fid = queries.save_filter(s, "exceptions", "anna", "bank fees", f, actor="anna")
-        again = queries.save_filter(s, "exceptions", "anna", "bank fees", f, actor="anna")
+        fid = table_queries.save_filter(s, "exceptions", "anna", "bank fees", f, actor="anna")
+        again = table_queries.save_filter(s, "exceptions", "anna", "bank fees", f, actor="anna")
         assert fid == again
-        assert queries.list_filters(s, "exceptions", "anna") == [(fid, "bank fees")]
-        assert queries.load_filter(s, fid) == f
+        assert table_queries.list_filters(s, "exceptions", "anna") == [(fid, "bank fees")]
+        assert table_queries.load_filter(s, fid) == f
         m = MatchFilters(statuses=("suggested",), confidence_max=50)
-        mid = queries.save_filter(s, "matches", "anna", "weak", m, actor="anna")
-        assert queries.load_filter(s, mid) == m
-        queries.delete_filter(s, fid, actor="anna")
-        assert queries.list_filters(s, "exceptions", "anna") == []
+        mid = table_queries.save_filter(s, "matches", "anna", "weak", m, actor="anna")
+        assert table_queries.load_filter(s, mid) == m
+        table_queries.delete_filter(s, fid, actor="anna")
+        assert table_queries.list_filters(s, "exceptions", "anna") == []

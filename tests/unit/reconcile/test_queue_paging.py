@@ -8,10 +8,9 @@ import datetime as dt
 import pytest
 
 from workstation.db import Database
-from workstation.services import queries
-from workstation.services.exception_counts import load_facets
-from workstation.services.queries import ExceptionFilters, MatchFilters, Sort
-from workstation.services.reconcile import run
+from workstation.services.reconcile import run, table_queries
+from workstation.services.reconcile.queue_counts import load_facets
+from workstation.services.reconcile.table_queries import ExceptionFilters, MatchFilters, Sort
 
 from .helpers import bank, charge, order, put
 
@@ -59,37 +58,37 @@ def test_key_at_starts_a_page_at_any_offset_and_position_of_finds_rows(
     _store(db)
     f = ExceptionFilters(today=TODAY)
     with db.session() as s:
-        whole = [int(r["id"]) for r in queries.fetch_page(s, f, sort, None, 1000).rows]
+        whole = [int(r["id"]) for r in table_queries.fetch_page(s, f, sort, None, 1000).rows]
         assert len(whole) > 30
-        assert queries.key_at(s, f, sort, 0) is None
+        assert table_queries.key_at(s, f, sort, 0) is None
         for offset in (1, 5, 17, len(whole) - 1):
-            key = queries.key_at(s, f, sort, offset)
-            page = queries.fetch_page(s, f, sort, key, 4).rows
+            key = table_queries.key_at(s, f, sort, offset)
+            page = table_queries.fetch_page(s, f, sort, key, 4).rows
             assert [int(r["id"]) for r in page] == whole[offset : offset + 4]
-        assert queries.key_at(s, f, sort, len(whole) + 5) is None
+        assert table_queries.key_at(s, f, sort, len(whole) + 5) is None
         for i in (0, 3, len(whole) // 2, len(whole) - 1):
-            assert queries.position_of(s, f, sort, whole[i]) == i
+            assert table_queries.position_of(s, f, sort, whole[i]) == i
         gbp = ExceptionFilters(currencies=("EUR",), today=TODAY)
         gbp_line = next(
             int(r["id"])
-            for r in queries.fetch_page(s, f, sort, None, 1000).rows
+            for r in table_queries.fetch_page(s, f, sort, None, 1000).rows
             if r["currency"] == "GBP"
         )
-        assert queries.position_of(s, gbp, sort, gbp_line) is None
+        assert table_queries.position_of(s, gbp, sort, gbp_line) is None
 
 
 def test_matches_key_at_and_position_of(any_db: Database) -> None:
     db = any_db
     _store(db)
-    f = MatchFilters(statuses=queries.MATCH_STATUSES)
+    f = MatchFilters(statuses=table_queries.MATCH_STATUSES)
     with db.session() as s:
         for sort in (Sort("id"), Sort("confidence", descending=True), Sort("rule")):
-            whole = [int(r["id"]) for r in queries.fetch_page(s, f, sort, None, 100).rows]
+            whole = [int(r["id"]) for r in table_queries.fetch_page(s, f, sort, None, 100).rows]
             assert whole
             for i, mid in enumerate(whole):
-                assert queries.position_of(s, f, sort, mid) == i
-                key = queries.key_at(s, f, sort, i)
-                assert int(queries.fetch_page(s, f, sort, key, 1).rows[0]["id"]) == mid
+                assert table_queries.position_of(s, f, sort, mid) == i
+                key = table_queries.key_at(s, f, sort, i)
+                assert int(table_queries.fetch_page(s, f, sort, key, 1).rows[0]["id"]) == mid
 
 
 def test_booking_date_and_psp_filters_round_trip(any_db: Database) -> None:
@@ -99,25 +98,25 @@ def test_booking_date_and_psp_filters_round_trip(any_db: Database) -> None:
         f = ExceptionFilters(
             booked_from=dt.date(2026, 10, 5), booked_to=dt.date(2026, 10, 9), today=TODAY
         )
-        rows = queries.fetch_page(s, f, None, None, 1000).rows
+        rows = table_queries.fetch_page(s, f, None, None, 1000).rows
         assert rows and all(
             dt.date(2026, 10, 5) <= r["booked_on"] <= dt.date(2026, 10, 9) for r in rows
         )
-        assert queries.count(s, f) == len(rows)
+        assert table_queries.count(s, f) == len(rows)
         saved = f.to_dict()
         assert saved["booked_from"] == "2026-10-05"
-        assert queries.filters_from_dict(saved) == ExceptionFilters(
+        assert table_queries.filters_from_dict(saved) == ExceptionFilters(
             booked_from=dt.date(2026, 10, 5), booked_to=dt.date(2026, 10, 9)
         )
-        fid = queries.save_filter(s, "exceptions", "anna", "week", f, actor="anna")
-        assert queries.load_filter(s, fid).booked_to == dt.date(2026, 10, 9)
+        fid = table_queries.save_filter(s, "exceptions", "anna", "week", f, actor="anna")
+        assert table_queries.load_filter(s, fid).booked_to == dt.date(2026, 10, 9)
         stripe = MatchFilters(psp="Stripe")
-        assert queries.count(s, stripe) == queries.count(s, MatchFilters()) > 0
-        assert queries.count(s, MatchFilters(psp="adyen")) == 0
+        assert table_queries.count(s, stripe) == table_queries.count(s, MatchFilters()) > 0
+        assert table_queries.count(s, MatchFilters(psp="adyen")) == 0
         early = MatchFilters(booked_to=dt.date(2026, 10, 2))  # the one match is on the 2nd
         late = MatchFilters(booked_from=dt.date(2026, 10, 3))
-        assert queries.count(s, early) == 1 and queries.count(s, late) == 0
-        assert queries.filters_from_dict(early.to_dict()) == early
+        assert table_queries.count(s, early) == 1 and table_queries.count(s, late) == 0
+        assert table_queries.filters_from_dict(early.to_dict()) == early
 
 
 def test_facet_counts_equal_sql_counts(any_db: Database) -> None:
@@ -126,7 +125,7 @@ def test_facet_counts_equal_sql_counts(any_db: Database) -> None:
     with db.session() as s:
         facets = load_facets(s)
         source_ids = sorted(
-            {int(r["source_id"]) for r in queries.fetch_page(s, ExceptionFilters()).rows}
+            {int(r["source_id"]) for r in table_queries.fetch_page(s, ExceptionFilters()).rows}
         )
         cases = [
             ExceptionFilters(today=TODAY),
@@ -138,8 +137,8 @@ def test_facet_counts_equal_sql_counts(any_db: Database) -> None:
             ExceptionFilters(booked_from=dt.date(2026, 10, 4), booked_to=dt.date(2026, 10, 8)),
         ]
         for f in cases:
-            assert facets.count(f) == queries.count(s, f), f
-        assert facets.total == queries.count(s, ExceptionFilters())
+            assert facets.count(f) == table_queries.count(s, f), f
+        assert facets.total == table_queries.count(s, ExceptionFilters())
         for f in (
             ExceptionFilters(amount_min=1),
             ExceptionFilters(text="rent"),

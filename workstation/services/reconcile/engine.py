@@ -6,7 +6,7 @@ writes new matches and members with driver-level bulk inserts and moves record s
 updates. Confirmed and auto matches are never touched; a stored suggestion is kept (never proposed
 twice) unless an auto-confirming rule now matches one of its records, which supersedes it. Pairs a
 clerk rejected or unmatched are not proposed again. Records still open afterwards get an exception
-case (services.cases).
+case (services.reconcile.cases).
 """
 
 from __future__ import annotations
@@ -24,13 +24,19 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ...models import Source, utcnow
-from .. import audit, cases
-from .. import fx as fxsvc
-from ..bulk import bulk_insert, deferred_indexes, gc_paused, reserve_ids
-from ..frames import delete_where_in, id_table, read_frame, timestamp_text, update_where_in
-from . import matchers
+from ..common import audit
+from ..common import fx_rates as fxsvc
+from ..common.bulk_write import bulk_insert, deferred_indexes, gc_paused, reserve_ids
+from ..common.dataframe_io import (
+    delete_where_in,
+    id_table,
+    read_frame,
+    timestamp_text,
+    update_where_in,
+)
+from . import cases, matchers
 from .rules import RuleSpec, ensure_rules, load_rules
-from .work import SIDE_NAMES, SIDE_OF_SOURCE_KIND, TRANSFER_KINDS, Tokens, Work
+from .working_set import SIDE_NAMES, SIDE_OF_SOURCE_KIND, TRANSFER_KINDS, Tokens, Work
 
 Progress = Callable[[int, int, str], None]
 OPEN_STATES = "('unmatched', 'suggested')"

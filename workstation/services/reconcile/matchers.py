@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ...money import format_minor
-from .. import fx as fxsvc
-from ..refs import normalise
+from ..common import fx_rates as fxsvc
+from ..common.reference_tokens import normalise
 from .rules import RuleSpec, pct_to_ppm
-from .work import SIDE_CODES, Work, allowed_diff
+from .working_set import SIDE_CODES, Work, allowed_diff
 
 Counts = tuple[int, int, int, int]
 _LEADING_ZEROS = re.compile(r"(?<![0-9])0+(?=[0-9])")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ... import config
 from ...errors import UserError
 from ...models import MatchRule
-from .. import audit
+from ..common import audit
 
 # Which records a rule pairs: "order" = ledger lines, "psp" = PSP report lines, "bank" = bank lines.
 SIDES = ("order", "psp", "bank", "other")

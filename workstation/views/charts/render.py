@@ -1,6 +1,7 @@
 """pyqtgraph plots of dashboard chart data, shared by the dashboard page and `workstation chart`.
 
-`build_plot(name, data)` turns a `services.charts.ChartData` into a `ChartWidget` (a PlotWidget):
+`build_plot(name, data)` turns a `services.analytics.charts.ChartData` into a `ChartWidget` (a
+PlotWidget):
 time series as lines (threshold series dashed, drawn as monthly steps), bars and stacked bars
 with category ticks, a percent or money axis, a legend, hover tooltips with the exact values the
 service formatted, and `element_clicked(drill)` when the user clicks a point or bar (the dashboard
@@ -26,7 +27,7 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QToolTip
 
 from ...errors import UserError
-from ...services.charts import ChartData, Series, chart_data
+from ...services.analytics.charts import ChartData, Series, chart_data
 
 PALETTE = ("#2F5597", "#C0504D", "#4E9A06", "#8064A2", "#E08A00", "#2AA1B3", "#7F6000", "#B4456E")
 THRESHOLD_COLORS = ("#D62728", "#FF7F0E", "#7F0000", "#9467BD")

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...services import kpis
-from ...services.dashboard_view import Choices
+from ...services.analytics import kpis
+from ...services.analytics.dashboard import Choices
 
 CUSTOM = "custom"
 ALL = ""

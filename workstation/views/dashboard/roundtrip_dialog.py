@@ -1,6 +1,7 @@
 """File > Apply decisions from Excel…: show what a filled-in decision workbook changes, apply it.
 
-The plan (`services.roundtrip.plan_roundtrip`) is read in the background and shown row by row:
+The plan (`services.roundtrip.decisions.plan_roundtrip`) is read in the background and shown row by
+row:
 changes (from -> to), rows someone else changed since the export (conflicts), invalid decisions
 and unknown ids, each with its sheet row. Apply runs `apply_roundtrip` in the background (with
 the conflicts too when "Also apply rows changed since the export" is ticked) and tells every
@@ -30,7 +31,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from ...services.roundtrip import ApplyReport, RoundtripPlan
+from ...services.roundtrip.decisions import ApplyReport, RoundtripPlan
 from ..context import CASES, DISPUTES
 
 XLSX_FILTER = "Excel workbook (*.xlsx)"
@@ -210,7 +211,7 @@ class RoundtripDialog(QDialog):
         self._update_buttons()
 
         def op(session, progress):
-            from ...services.roundtrip import plan_roundtrip
+            from ...services.roundtrip.decisions import plan_roundtrip
 
             return plan_roundtrip(session, path)
 
@@ -265,7 +266,7 @@ class RoundtripDialog(QDialog):
         self._banner("Applying…", "info")
 
         def op(session, progress):
-            from ...services.roundtrip import apply_roundtrip
+            from ...services.roundtrip.decisions import apply_roundtrip
 
             return apply_roundtrip(session, plan, actor, force=force, progress=progress)
 
@@ -308,8 +309,8 @@ class RoundtripDialog(QDialog):
         actor = self.ctx.actor
 
         def op(session, progress):
-            from ...services.dispute_queue import QueueFilters
-            from ...services.roundtrip import export_roundtrip
+            from ...services.disputes.queue import QueueFilters
+            from ...services.roundtrip.decisions import export_roundtrip
 
             filters = QueueFilters(status=("needs_response",)) if queue == "disputes" else None
             return export_roundtrip(session, queue, target, filters, actor=actor, progress=progress)

@@ -8,7 +8,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ...services.dashboard_view import Tile
+from ...services.analytics.dashboard import Tile
 
 STATUS_COLORS = {
     "ok": "#2e9e5b",

@@ -33,8 +33,8 @@ from PySide6.QtWidgets import (
 
 from ...importers import registry
 from ...importers.base import ImportOptions
-from ...services.imports import FileReport, import_file
-from ...services.profiles import list_profiles, load_profile
+from ...services.imports.file_import import FileReport, import_file
+from ...services.imports.mapping_profiles import list_profiles, load_profile
 from ..context import IMPORTS, RECORDS
 from ..models.table import Column, RowsTableModel, is_missing
 

@@ -1,6 +1,6 @@
 """One dispute case: details, money trail, checklist, evidence, Visa CE 3.0, texts, timeline.
 
-The case is read in the background (`services.dispute_case.case_view`) and shown section by
+The case is read in the background (`services.disputes.intake.case.case_view`) and shown section by
 section. Text fields autosave through `DraftSaver`; evidence changes, notes, the package and the
 submission go through their services in background tasks and reload the case afterwards.
 """
@@ -39,10 +39,10 @@ from PySide6.QtWidgets import (
 )
 
 from ...money import format_minor
-from ...services.dispute_case import case_view
-from ...services.disputes import add_note
-from ...services.package import export_package, mark_submitted, preflight
-from ...services.reason_codes import checklists
+from ...services.disputes.case import case_view
+from ...services.disputes.intake import add_note
+from ...services.disputes.package import export_package, mark_submitted, preflight
+from ...services.disputes.reason_codes import checklists
 from .. import messages
 from ..context import DISPUTES
 from ..models.table import Column, RowsTableModel

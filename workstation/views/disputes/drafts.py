@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ...errors import UserError
-from ...services.evidence import save_draft
+from ...services.disputes.evidence import save_draft
 
 DEBOUNCE_MS = 800
 

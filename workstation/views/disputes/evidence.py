@@ -24,9 +24,14 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import UserError
-from ...services.evidence import add_evidence_file, preview, remove_evidence, set_evidence_kind
-from ...services.evidence import size_text as _size_text
-from ...services.reason_codes import evidence_kinds
+from ...services.disputes.evidence import (
+    add_evidence_file,
+    preview,
+    remove_evidence,
+    set_evidence_kind,
+)
+from ...services.disputes.evidence import size_text as _size_text
+from ...services.disputes.reason_codes import evidence_kinds
 from .. import messages
 from ..dialogs.import_dialog import local_files
 from ..models.table import Column, RowsTableModel

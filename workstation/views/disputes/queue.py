@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 from sqlalchemy import select
 
 from ...models import Dispute
-from ...services.dispute_queue import QueueFilters, assign, claim_next
-from ...services.reason_codes import CATEGORIES
-from ...services.users import list_users
+from ...services.common.users import list_users
+from ...services.disputes.queue import QueueFilters, assign, claim_next
+from ...services.disputes.reason_codes import CATEGORIES
 from ..context import DISPUTES
 from ..models.sql_table import ID_ROLE, KeepPlace, SqlTableModel, configure_view
 from .source import NETWORKS, OPEN_STATUSES, STAGES, DisputeQuery, DisputeQueueSource, words

@@ -1,6 +1,6 @@
 """Data source of the disputes queue for the lazy table model (pure Python, no Qt).
 
-Adapts `services.dispute_queue` to the `TableSource` protocol of `views.models.sql_table`:
+Adapts `services.disputes.intake.queue` to the `TableSource` protocol of `views.models.sql_table`:
 urgency order by default, due date / amount / opened date when a header is clicked, keyset pages,
 and `key_at` for far jumps (per urgency bucket: counts, then OFFSET on the narrow key query).
 """
@@ -16,8 +16,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ...models import Dispute, utcnow
-from ...services import dispute_queue as dq
-from ...services.dispute_queue import QueueFilters, QueueRow, count_disputes, list_disputes
+from ...services.disputes import queue as dq
+from ...services.disputes.queue import QueueFilters, QueueRow, count_disputes, list_disputes
 from ..models.sql_table import SortSpec, SourceColumn
 
 STAGES = ("inquiry", "chargeback", "pre_arbitration", "arbitration")

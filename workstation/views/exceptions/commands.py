@@ -1,8 +1,9 @@
-"""Undoable clerk actions: QUndoCommands that call services.matching and services.cases.
+"""Undoable clerk actions: QUndoCommands that call services.reconcile.clerk_actions and
+services.reconcile.cases.
 
 An action runs once, in a short Session, before its command is pushed (a refused action -- the
 service raised UserError -- shows the message and never reaches the stack). Undo and redo then
-call the services again: match actions through `matching.undo` (whose result, undone, redoes),
+call the services again: match actions through `clerk_actions.undo` (whose result, undone, redoes),
 case changes through `cases.restore` with the snapshots the change returned. Every step emits
 `ctx.data_changed` so the pages reload; a step that can no longer be done (someone changed the
 data in between) shows why and drops the command from the stack.
@@ -16,7 +17,7 @@ from PySide6.QtGui import QUndoCommand
 
 from ...errors import UserError
 from ...models import Match
-from ...services import cases, matching
+from ...services.reconcile import cases, clerk_actions
 from .. import messages
 from ..context import CASES, MATCHES, RECORDS
 
@@ -49,12 +50,12 @@ class _ServiceCommand(QUndoCommand):
 
 
 class MatchCommand(_ServiceCommand):
-    """Match actions (`matching.Action`s) that ran together; undone in reverse order."""
+    """Match actions (`clerk_actions.Action`s) that ran together; undone in reverse order."""
 
     def __init__(self, ctx, text, actions, kinds=MATCH_KINDS, hook: Hook | None = None) -> None:
         super().__init__(ctx, text, kinds, hook)
-        self.actions: list[matching.Action] = list(actions)
-        self._inverse: list[matching.Action] = []
+        self.actions: list[clerk_actions.Action] = list(actions)
+        self._inverse: list[clerk_actions.Action] = []
 
     def redo(self) -> None:
         if self._fresh:
@@ -63,18 +64,18 @@ class MatchCommand(_ServiceCommand):
             return
 
         def again(s) -> None:
-            done: list[matching.Action] = []
+            done: list[clerk_actions.Action] = []
             for action in reversed(self._inverse):
-                done += matching.undo(s, action, actor=self.ctx.actor)
+                done += clerk_actions.undo(s, action, actor=self.ctx.actor)
             self.actions = done
 
         self._step(again, undone=False)
 
     def undo(self) -> None:
         def back(s) -> None:
-            done: list[matching.Action] = []
+            done: list[clerk_actions.Action] = []
             for action in reversed(self.actions):
-                done += matching.undo(s, action, actor=self.ctx.actor)
+                done += clerk_actions.undo(s, action, actor=self.ctx.actor)
             self._inverse = done
 
         self._step(back, undone=True)
@@ -138,7 +139,7 @@ class NoteCommand(_ServiceCommand):
 
 
 def run_match_action(
-    ctx, text: str, do: Callable[[object], Sequence[matching.Action]], hook: Hook | None = None
+    ctx, text: str, do: Callable[[object], Sequence[clerk_actions.Action]], hook: Hook | None = None
 ) -> MatchCommand | None:
     """Run `do(session)` (returning the actions it performed) and push it as one command.
 
@@ -203,7 +204,7 @@ class MatchActions:
         return run_match_action(
             self.ctx,
             f"Confirm match {match_id}",
-            lambda s: [matching.confirm(s, match_id, actor=self.actor)],
+            lambda s: [clerk_actions.confirm(s, match_id, actor=self.actor)],
             hook,
         )
 
@@ -211,7 +212,7 @@ class MatchActions:
         return run_match_action(
             self.ctx,
             f"Reject match {match_id}",
-            lambda s: [matching.reject(s, match_id, actor=self.actor)],
+            lambda s: [clerk_actions.reject(s, match_id, actor=self.actor)],
             hook,
         )
 
@@ -219,7 +220,7 @@ class MatchActions:
         return run_match_action(
             self.ctx,
             f"Unmatch match {match_id}",
-            lambda s: [matching.unmatch(s, match_id, actor=self.actor)],
+            lambda s: [clerk_actions.unmatch(s, match_id, actor=self.actor)],
             hook,
         )
 
@@ -230,7 +231,7 @@ class MatchActions:
         return run_match_action(
             self.ctx,
             f"Split {len(ids)} record(s) off match {match_id}",
-            lambda s: [matching.split(s, match_id, ids, actor=self.actor)],
+            lambda s: [clerk_actions.split(s, match_id, ids, actor=self.actor)],
             hook,
         )
 
@@ -239,8 +240,8 @@ class MatchActions:
     ) -> MatchCommand | None:
         ids = [int(i) for i in record_ids]
 
-        def do(s) -> list[matching.Action]:
-            done = [matching.manual_match(s, ids, actor=self.actor)]
+        def do(s) -> list[clerk_actions.Action]:
+            done = [clerk_actions.manual_match(s, ids, actor=self.actor)]
             if write_off is not None and done[0].match_id is not None:
                 done.append(self._write_off_if_needed(s, done[0].match_id, write_off))
             return [a for a in done if a is not None]
@@ -251,14 +252,14 @@ class MatchActions:
     def write_off(self, match_id: int, reason: str, hook: Hook | None = None):
         """Book a match's difference to `reason`; a suggestion is confirmed first."""
 
-        def do(s) -> list[matching.Action]:
+        def do(s) -> list[clerk_actions.Action]:
             m = s.get(Match, match_id)
             if m is None:
                 raise UserError(f"no match {match_id}")
             done = []
             if m.status == "suggested":
-                done.append(matching.confirm(s, match_id, actor=self.actor))
-            done.append(matching.write_off(s, match_id, reason, actor=self.actor))
+                done.append(clerk_actions.confirm(s, match_id, actor=self.actor))
+            done.append(clerk_actions.write_off(s, match_id, reason, actor=self.actor))
             return done
 
         return run_match_action(self.ctx, f"Write off match {match_id} ({reason})", do, hook)
@@ -267,12 +268,12 @@ class MatchActions:
         return run_match_action(
             self.ctx,
             f"Write off record {record_id} ({reason})",
-            lambda s: [matching.write_off_record(s, record_id, reason, actor=self.actor)],
+            lambda s: [clerk_actions.write_off_record(s, record_id, reason, actor=self.actor)],
             hook,
         )
 
-    def _write_off_if_needed(self, s, match_id: int, reason: str) -> matching.Action | None:
+    def _write_off_if_needed(self, s, match_id: int, reason: str) -> clerk_actions.Action | None:
         m = s.get(Match, match_id)
         if m is None or m.difference_minor == 0:
             return None
-        return matching.write_off(s, match_id, reason, actor=self.actor)
+        return clerk_actions.write_off(s, match_id, reason, actor=self.actor)

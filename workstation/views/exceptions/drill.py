@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ...errors import UserError
 from ...models import Source
-from ...services.queries import ExceptionFilters, MatchFilters, as_date
+from ...services.reconcile.table_queries import ExceptionFilters, MatchFilters, as_date
 
 SOURCE_KIND_WORDS = {"ledger", "psp", "bank", "other"}
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from ...errors import UserError
 from ...money import format_minor, parse_minor
-from ...services.queries import AGE_BUCKETS, OPEN_STATES, ExceptionFilters
+from ...services.reconcile.table_queries import AGE_BUCKETS, OPEN_STATES, ExceptionFilters
 from .source import SOURCE_KINDS
 
 ANY = None

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QInputDialog
 
-from ...services.cases import RESOLUTIONS
-from ...services.matching import WRITE_OFF_REASONS
+from ...services.reconcile.cases import RESOLUTIONS
+from ...services.reconcile.clerk_actions import WRITE_OFF_REASONS
 
 REASON_TEXT = {"rounding": "Rounding", "bank_fee": "Bank fee", "fx": "FX difference"}
 RESOLUTION_TEXT = {

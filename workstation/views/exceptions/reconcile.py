@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...services.bulk import row_count_estimate
-from ...services.child import run_in_child
+from ...services.common.bulk_write import row_count_estimate
+from ...services.common.child_process import run_in_child
 from ...services.reconcile import engine
 from .. import messages
 from ..context import CASES, MATCHES, RECORDS

@@ -1,4 +1,5 @@
-"""Saved filters of a table page: a combo to load, Save… and Delete (services.queries)."""
+"""Saved filters of a table page: a combo to load, Save… and Delete
+(services.reconcile.table_queries)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
 
 from ...errors import UserError
-from ...services import queries
+from ...services.reconcile import table_queries
 from .. import messages
 from . import prompts
 
@@ -54,7 +55,7 @@ class SavedFilters(QWidget):
 
     def refresh(self, select_id: int | None = None) -> None:
         with self.ctx.session() as s:
-            items = queries.list_filters(s, self.page, self.ctx.actor)
+            items = table_queries.list_filters(s, self.page, self.ctx.actor)
         self.combo.blockSignals(True)
         self.combo.clear()
         self.combo.addItem("Saved filters", None)
@@ -74,7 +75,7 @@ class SavedFilters(QWidget):
             return None
         try:
             with self.ctx.session() as s:
-                fid = queries.save_filter(
+                fid = table_queries.save_filter(
                     s, self.page, self.ctx.actor, name, self.current(), actor=self.ctx.actor
                 )
         except UserError as exc:
@@ -99,7 +100,7 @@ class SavedFilters(QWidget):
             return
         try:
             with self.ctx.session() as s:
-                filters = queries.load_filter(s, int(fid))
+                filters = table_queries.load_filter(s, int(fid))
         except UserError as exc:
             messages.show_error(self, exc)
             return
@@ -112,7 +113,7 @@ class SavedFilters(QWidget):
         name = self.combo.currentText()
         try:
             with self.ctx.session() as s:
-                queries.delete_filter(s, int(fid), actor=self.ctx.actor)
+                table_queries.delete_filter(s, int(fid), actor=self.ctx.actor)
         except UserError as exc:
             messages.show_error(self, exc)
             return False

@@ -1,8 +1,9 @@
 """Data source of the exceptions table for the lazy table model (pure Python, no Qt).
 
-Adapts `services.queries` (ExceptionFilters, keyset pages, `key_at`, `position_of`) to the
+Adapts `services.reconcile.table_queries` (ExceptionFilters, keyset pages, `key_at`, `position_of`)
+to the
 `TableSource` protocol of `views.models.sql_table`. Counts come from the facet counts
-(`services.exception_counts`) when they are loaded and the filters allow it, else from SQL.
+(`services.reconcile.queue_counts`) when they are loaded and the filters allow it, else from SQL.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ...services import queries
-from ...services.exception_counts import Facets
-from ...services.queries import ExceptionFilters
+from ...services.reconcile import table_queries
+from ...services.reconcile.queue_counts import Facets
+from ...services.reconcile.table_queries import ExceptionFilters
 from ..models.sql_table import SortSpec, SourceColumn
 
 STATE_TEXT = {"unmatched": "unmatched", "suggested": "suggested", "matched": "matched"}
@@ -97,8 +98,8 @@ class ExceptionSource:
         return filters if isinstance(filters, ExceptionFilters) else ExceptionFilters()
 
     @staticmethod
-    def _sort(sort: SortSpec | None) -> queries.Sort | None:
-        return queries.Sort(sort.key, sort.descending) if sort is not None else None
+    def _sort(sort: SortSpec | None) -> table_queries.Sort | None:
+        return table_queries.Sort(sort.key, sort.descending) if sort is not None else None
 
     def prepare(self, session: Session, filters: Any) -> ExceptionFilters:
         f = self._filters(filters)
@@ -111,23 +112,25 @@ class ExceptionSource:
             if n is not None:
                 return n
         self.sql_counts += 1
-        return queries.count(session, f)
+        return table_queries.count(session, f)
 
     def fetch(
         self, session: Session, filters: Any, sort: SortSpec | None, after_key: Any, limit: int
     ) -> tuple[list[dict[str, Any]], Any]:
-        page = queries.fetch_page(
+        page = table_queries.fetch_page(
             session, self._filters(filters), self._sort(sort), after_key, limit
         )
         return page.rows, page.next_key
 
     def key_at(self, session: Session, filters: Any, sort: SortSpec | None, offset: int) -> Any:
-        return queries.key_at(session, self._filters(filters), self._sort(sort), offset)
+        return table_queries.key_at(session, self._filters(filters), self._sort(sort), offset)
 
     def position_of(
         self, session: Session, filters: Any, sort: SortSpec | None, row_id: Any
     ) -> int | None:
-        return queries.position_of(session, self._filters(filters), self._sort(sort), int(row_id))
+        return table_queries.position_of(
+            session, self._filters(filters), self._sort(sort), int(row_id)
+        )
 
     def row_id(self, row: dict[str, Any]) -> int:
         return int(row["id"])

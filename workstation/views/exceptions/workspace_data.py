@@ -10,9 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...models import CaseNote, ExceptionCase, Match, MatchMember
-from ...services import queries
-from ...services.reconcile import explain
-from ...services.reconcile.explain import Candidate
+from ...services.reconcile import table_queries, why_not
+from ...services.reconcile.why_not import Candidate
 
 
 @dataclass
@@ -43,14 +42,14 @@ def suggested_match_of(session: Session, record_id: int) -> int | None:
 def load(session: Session, record_id: int, *, limit: int = 10) -> WorkspaceData:
     """Everything the workspace shows for `record_id`."""
     rid = int(record_id)
-    explained = explain.why_not(session, rid, limit=limit)
+    explained = why_not.why_not(session, rid, limit=limit)
     data = WorkspaceData(record_id=rid, record=explained.record, candidates=explained.candidates)
-    data.references = queries.references_of(session, [rid]).get(rid, [])
+    data.references = table_queries.references_of(session, [rid]).get(rid, [])
     mid = suggested_match_of(session, rid)
     if mid is not None:
-        rows = queries.rows_for_ids(session, queries.MatchFilters(), [mid])
+        rows = table_queries.rows_for_ids(session, table_queries.MatchFilters(), [mid])
         data.match = rows[0] if rows else None
-        data.members = queries.match_members(session, [mid]).get(mid, [])
+        data.members = table_queries.match_members(session, [mid]).get(mid, [])
     case = session.scalar(select(ExceptionCase).where(ExceptionCase.record_id == rid))
     if case is not None:
         data.case = {

@@ -9,7 +9,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...money import format_minor
-from ...services import queries
+from ...services.reconcile import table_queries
 from ..exceptions import prompts
 from ..exceptions.check_model import CheckableRowsModel
 from ..exceptions.commands import MatchActions
@@ -107,8 +107,8 @@ class MatchDetail(QWidget):
             return
         mid = int(row["id"])
         with self.ctx.session() as s:
-            members = queries.match_members(s, [mid]).get(mid, [])
-            refs = queries.references_of(s, [m["record_id"] for m in members])
+            members = table_queries.match_members(s, [mid]).get(mid, [])
+            refs = table_queries.references_of(s, [m["record_id"] for m in members])
         self.match = dict(row)
         for m in members:
             m["references"] = "; ".join(refs.get(int(m["record_id"]), []))

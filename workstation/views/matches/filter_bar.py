@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...services.queries import MatchFilters
+from ...services.reconcile.table_queries import MatchFilters
 from ..exceptions.filter_bar import combo, set_data
 
 ANY = None

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ...services import queries
-from ...services.queries import MatchFilters
+from ...services.reconcile import table_queries
+from ...services.reconcile.table_queries import MatchFilters
 from ..models.sql_table import SortSpec, SourceColumn
 
 
@@ -50,27 +50,29 @@ class MatchSource:
         return filters if isinstance(filters, MatchFilters) else MatchFilters()
 
     @staticmethod
-    def _sort(sort: SortSpec | None) -> queries.Sort | None:
-        return queries.Sort(sort.key, sort.descending) if sort is not None else None
+    def _sort(sort: SortSpec | None) -> table_queries.Sort | None:
+        return table_queries.Sort(sort.key, sort.descending) if sort is not None else None
 
     def count(self, session: Session, filters: Any) -> int:
-        return queries.count(session, self._filters(filters))
+        return table_queries.count(session, self._filters(filters))
 
     def fetch(
         self, session: Session, filters: Any, sort: SortSpec | None, after_key: Any, limit: int
     ) -> tuple[list[dict[str, Any]], Any]:
-        page = queries.fetch_page(
+        page = table_queries.fetch_page(
             session, self._filters(filters), self._sort(sort), after_key, limit
         )
         return page.rows, page.next_key
 
     def key_at(self, session: Session, filters: Any, sort: SortSpec | None, offset: int) -> Any:
-        return queries.key_at(session, self._filters(filters), self._sort(sort), offset)
+        return table_queries.key_at(session, self._filters(filters), self._sort(sort), offset)
 
     def position_of(
         self, session: Session, filters: Any, sort: SortSpec | None, row_id: Any
     ) -> int | None:
-        return queries.position_of(session, self._filters(filters), self._sort(sort), int(row_id))
+        return table_queries.position_of(
+            session, self._filters(filters), self._sort(sort), int(row_id)
+        )
 
     def row_id(self, row: dict[str, Any]) -> int:
         return int(row["id"])

@@ -37,7 +37,7 @@ and optionally::
 
 `filters` is opaque to the model (whatever the source understands: `QueueFilters`,
 `ExceptionFilters`, ...). `SortSpec.key` is a column's `sort_key`. The Exceptions and Matches
-pages plug `services.queries` in the same way::
+pages plug `services.reconcile.table_queries` in the same way::
 
     class ExceptionSource:
         columns = (SourceColumn("booked_on", "Booked", "date", sort_key="booked_on"), ...)

@@ -1,6 +1,6 @@
 """Dashboard page: headline tiles and charts of a period; a click opens the queue behind a number.
 
-The numbers come from `services.dashboard_view`, computed on background tasks in two steps:
+The numbers come from `services.analytics.dashboard`, computed on background tasks in two steps:
 the headline tiles first (`load_headlines`), then the charts (`load_charts`); the page keeps
 showing what it had, marked "Computing…", until the new numbers arrive, and a newer request
 cancels an older one. The KPI services cache per period and data version, so
@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import UserError
-from ...services import charts
-from ...services.dashboard_view import DashboardView, load_charts, load_headlines
+from ...services.analytics import charts
+from ...services.analytics.dashboard import DashboardView, load_charts, load_headlines
 from .. import messages
 from ..context import CASES, DISPUTES, IMPORTS, MATCHES, RECORDS
 from ..dashboard.chart_card import ChartCard
@@ -307,7 +307,7 @@ class DashboardPage(QWidget):
         sources, psps = self.filters.sources(), self.filters.psps()
 
         def op(session, progress):
-            from ...services.kpi_export import export_kpis
+            from ...services.analytics.workbook import export_kpis
 
             return export_kpis(
                 session, target, lo, hi, progress, sources=sources or None, psps=psps or None

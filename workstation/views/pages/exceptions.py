@@ -22,10 +22,10 @@ from sqlalchemy import select
 
 from ...errors import UserError
 from ...models import Source
-from ...services import cases
-from ...services.exception_counts import load_facets
-from ...services.queries import ExceptionFilters
-from ...services.users import list_users
+from ...services.common.users import list_users
+from ...services.reconcile import cases
+from ...services.reconcile.queue_counts import load_facets
+from ...services.reconcile.table_queries import ExceptionFilters
 from .. import messages
 from ..context import CASES, IMPORTS, MATCHES, RECORDS
 from ..exceptions import drill, prompts

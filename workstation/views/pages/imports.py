@@ -22,7 +22,7 @@ from sqlalchemy import select
 from ...exporters.table import Column as ExportColumn
 from ...exporters.table import write_table
 from ...models import ImportBatch
-from ...services.imports import undo_batch
+from ...services.imports.file_import import undo_batch
 from .. import messages
 from ..context import IMPORTS, RECORDS
 from ..models.table import Column, RowsTableModel

@@ -1,0 +1,612 @@
+"""Clerk actions on matches: confirm, reject, manual match, unmatch, split, write-off, with undo.
+
+Every action is audited and returns an `Action` whose `inverse` steps, run with `undo`, put the
+database back (the GUI keeps these on its undo stack). Record states and exception cases follow
+every change. Unmatching does not delete: the match becomes "rejected", which also tells the engine
+never to propose those records together again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from ... import config
+from ...errors import UserError
+from ...models import Match, MatchMember, Record, Source, utcnow
+from ...money import format_minor
+from ..common import audit
+from . import cases
+
+ACTIVE = ("auto", "confirmed")
+WRITE_OFF_REASONS = ("rounding", "bank_fee", "fx")
+MANUAL_RULE = "manual"
+WRITE_OFF_RULE = "write-off"
+_SIDE_RANK = {"order": 0, "psp": 1, "bank": 2, "other": 3}
+_SIDE_OF_SOURCE = {"ledger": "order", "psp": "psp", "bank": "bank"}
+_TRANSFER_KINDS = ("payout", "transfer")
+
+
+@dataclass(frozen=True)
+class Action:
+    """A performed action: what changed and the steps that undo it."""
+
+    name: str
+    match_id: int | None
+    record_ids: tuple[int, ...]
+    inverse: tuple[tuple[str, dict[str, Any]], ...] = field(default_factory=tuple)
+
+
+def undo(session: Session, action: Action, *, actor: str) -> list[Action]:
+    """Run the inverse steps of `action`; returns the actions they performed (redo = inverses)."""
+    done = []
+    for name, kwargs in action.inverse:
+        fn = INVERSES.get(name)
+        if fn is None:
+            raise UserError(f"cannot undo {name!r}")
+        done.append(fn(session, actor=actor, **kwargs))
+    return done
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _match(session: Session, match_id: int) -> Match:
+    m = session.get(Match, match_id)
+    if m is None:
+        raise UserError(f"no match {match_id}")
+    return m
+
+
+def _member_ids(session: Session, match_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(MatchMember.record_id)
+            .where(MatchMember.match_id == match_id)
+            .order_by(MatchMember.record_id)
+        )
+    )
+
+
+def _busy(
+    session: Session, record_ids: Sequence[int], *, except_match: int | None = None
+) -> dict[int, int]:
+    """record id -> id of an active (auto/confirmed) match it already belongs to."""
+    q = (
+        select(MatchMember.record_id, Match.id)
+        .join(Match, Match.id == MatchMember.match_id)
+        .where(MatchMember.record_id.in_(list(record_ids)), Match.status.in_(ACTIVE))
+    )
+    if except_match is not None:
+        q = q.where(Match.id != except_match)
+    return {int(r): int(m) for r, m in session.execute(q)}
+
+
+def refresh_states(session: Session, record_ids: Sequence[int], *, actor: str = "engine") -> None:
+    """Recompute `records.match_state` of `record_ids` from the matches they are in."""
+    ids = sorted({int(i) for i in record_ids})
+    if not ids:
+        return
+    session.flush()
+    member = (
+        "SELECT 1 FROM match_members mm JOIN matches m ON m.id = mm.match_id"
+        " WHERE mm.record_id = records.id AND "
+    )
+    for i in range(0, len(ids), 500):
+        chunk = ",".join(str(v) for v in ids[i : i + 500])
+        session.execute(
+            text(
+                "UPDATE records SET match_state = CASE"
+                f" WHEN EXISTS ({member}m.status IN ('auto', 'confirmed')"
+                f" AND m.rule = '{WRITE_OFF_RULE}') THEN 'written_off'"
+                f" WHEN EXISTS ({member}m.status IN ('auto', 'confirmed')) THEN 'matched'"
+                f" WHEN EXISTS ({member}m.status = 'suggested') THEN 'suggested'"
+                " ELSE 'unmatched' END"
+                f" WHERE id IN ({chunk}) AND match_state <> 'ignored'"
+            )
+        )
+    session.expire_all()
+    cases.sync_records(session, ids, actor=actor)
+
+
+def _after(session: Session, record_ids: Sequence[int], actor: str) -> None:
+    refresh_states(session, record_ids, actor=actor)
+
+
+@dataclass
+class _Line:
+    id: int
+    side: str
+    kind: str
+    amount: int
+    net: int
+    currency: str
+
+
+def _lines(session: Session, record_ids: Sequence[int]) -> list[_Line]:
+    rows = session.execute(
+        select(
+            Record.id,
+            Source.kind,
+            Record.kind,
+            Record.amount_minor,
+            func.coalesce(Record.net_minor, Record.amount_minor),
+            Record.currency,
+        )
+        .join(Source, Source.id == Record.source_id)
+        .where(Record.id.in_(list(record_ids)))
+    ).all()
+    found = {
+        int(r[0]): _Line(
+            int(r[0]), _SIDE_OF_SOURCE.get(r[1], "other"), r[2], int(r[3]), int(r[4]), r[5]
+        )
+        for r in rows
+    }
+    missing = set(int(i) for i in record_ids) - set(found)
+    if missing:
+        raise UserError(f"no record {min(missing)}")
+    return [found[int(i)] for i in record_ids]
+
+
+def difference(lines: Sequence[_Line]) -> tuple[int, str, dict[int, int]]:
+    """(difference, currency, amount used per record) of a set of lines matched together.
+
+    The lowest side present (order < psp < bank) is compared with all the others: difference =
+    sum(others) - sum(lowest). PSP payouts count as money towards the bank (sign flipped), and PSP
+    lines compared with bank lines count net of fees. One side only: the lines should cancel out,
+    difference = their sum.
+    """
+    sides = {ln.side for ln in lines}
+    low = min(sides, key=lambda s: _SIDE_RANK.get(s, 3))
+    vs_bank = "bank" in sides and "order" not in sides
+
+    def used(ln: _Line) -> int:
+        if ln.kind in _TRANSFER_KINDS:
+            return -ln.amount
+        if ln.side == "psp" and vs_bank:
+            return ln.net
+        return ln.amount
+
+    amounts = {ln.id: used(ln) for ln in lines}
+    currency = next(ln.currency for ln in lines if ln.side == low)
+    if len({ln.currency for ln in lines}) > 1:
+        return 0, currency, amounts
+    if len(sides) == 1:
+        return sum(amounts.values()), currency, amounts
+    lows = sum(a for i, a in amounts.items() if next(x for x in lines if x.id == i).side == low)
+    return sum(amounts.values()) - 2 * lows, currency, amounts
+
+
+def _recompute(session: Session, m: Match) -> None:
+    ids = _member_ids(session, m.id)
+    if not ids:
+        return
+    diff, currency, _ = difference(_lines(session, ids))
+    m.difference_minor = diff
+    m.currency = currency
+
+
+# --- suggestions ------------------------------------------------------------------------------
+
+
+def confirm(session: Session, match_id: int, *, actor: str) -> Action:
+    """A clerk accepts a suggested match."""
+    m = _match(session, match_id)
+    if m.status != "suggested":
+        raise UserError(f"match {match_id} is {m.status}, not a suggestion")
+    ids = _member_ids(session, match_id)
+    busy = _busy(session, ids, except_match=match_id)
+    if busy:
+        rid, other = next(iter(busy.items()))
+        raise UserError(f"record {rid} is already in match {other}; unmatch it first")
+    m.status = "confirmed"
+    m.confirmed_at = utcnow()
+    m.confirmed_by = actor
+    audit.log(session, actor, "match.confirm", "match", match_id, {"records": ids})
+    _after(session, ids, actor)
+    return Action("confirm", match_id, tuple(ids), (("unconfirm", {"match_id": match_id}),))
+
+
+def unconfirm(session: Session, match_id: int, *, actor: str) -> Action:
+    """Undo of `confirm`: back to a suggestion."""
+    m = _match(session, match_id)
+    if m.status != "confirmed":
+        raise UserError(f"match {match_id} is {m.status}, not confirmed")
+    m.status = "suggested"
+    m.confirmed_at = None
+    m.confirmed_by = None
+    ids = _member_ids(session, match_id)
+    audit.log(session, actor, "match.unconfirm", "match", match_id, {"records": ids})
+    _after(session, ids, actor)
+    return Action("unconfirm", match_id, tuple(ids), (("confirm", {"match_id": match_id}),))
+
+
+def reject(session: Session, match_id: int, *, actor: str, note: str | None = None) -> Action:
+    """A clerk turns a suggestion down; the engine will not propose it again."""
+    m = _match(session, match_id)
+    if m.status != "suggested":
+        raise UserError(f"match {match_id} is {m.status}, not a suggestion")
+    return _set_rejected(session, m, actor, "reject", note)
+
+
+def unmatch(session: Session, match_id: int, *, actor: str, note: str | None = None) -> Action:
+    """Take a match apart; its records become open again and will not be re-matched together."""
+    m = _match(session, match_id)
+    if m.status == "rejected":
+        raise UserError(f"match {match_id} is already undone")
+    return _set_rejected(session, m, actor, "unmatch", note)
+
+
+def _set_rejected(session: Session, m: Match, actor: str, name: str, note: str | None) -> Action:
+    before = m.status
+    previous_note = m.note
+    m.status = "rejected"
+    if note:
+        m.note = note
+    ids = _member_ids(session, m.id)
+    audit.log(session, actor, f"match.{name}", "match", m.id, {"from": before, "records": ids})
+    _after(session, ids, actor)
+    return Action(
+        name,
+        m.id,
+        tuple(ids),
+        (("rematch", {"match_id": m.id, "status": before, "note": previous_note}),),
+    )
+
+
+def rematch(
+    session: Session, match_id: int, status: str, *, actor: str, note: str | None = None
+) -> Action:
+    """Bring a rejected match back with `status` (undo of reject / unmatch)."""
+    m = _match(session, match_id)
+    if m.status != "rejected":
+        raise UserError(f"match {match_id} is {m.status}, not rejected")
+    ids = _member_ids(session, match_id)
+    if status in ACTIVE:
+        busy = _busy(session, ids, except_match=match_id)
+        if busy:
+            rid, other = next(iter(busy.items()))
+            raise UserError(f"record {rid} is now in match {other}")
+    m.status = status
+    m.note = note
+    audit.log(session, actor, "match.rematch", "match", match_id, {"to": status, "records": ids})
+    _after(session, ids, actor)
+    return Action("rematch", match_id, tuple(ids), (("unmatch", {"match_id": match_id}),))
+
+
+# --- manual matches ---------------------------------------------------------------------------
+
+
+def manual_match(
+    session: Session, record_ids: Sequence[int], *, actor: str, note: str | None = None
+) -> Action:
+    """Match records a clerk picked; the difference is computed (see `difference`).
+
+    Suggestions that held any of the records are rejected (undo restores them).
+    """
+    ids = sorted({int(i) for i in record_ids})
+    if len(ids) < 2:
+        raise UserError("select at least two records to match")
+    lines = _lines(session, ids)
+    busy = _busy(session, ids)
+    if busy:
+        rid, other = next(iter(busy.items()))
+        raise UserError(f"record {rid} is already in match {other}; unmatch it first")
+    diff, currency, amounts = difference(lines)
+    stale = list(
+        session.scalars(
+            select(Match.id)
+            .join(MatchMember, MatchMember.match_id == Match.id)
+            .where(MatchMember.record_id.in_(ids), Match.status == "suggested")
+            .distinct()
+        )
+    )
+    for sid in stale:
+        _match(session, sid).status = "rejected"
+    now = utcnow()
+    m = Match(
+        status="confirmed",
+        rule=MANUAL_RULE,
+        confidence=100,
+        difference_minor=diff,
+        currency=currency,
+        note=note,
+        created_at=now,
+        created_by=actor,
+        confirmed_at=now,
+        confirmed_by=actor,
+    )
+    session.add(m)
+    session.flush()
+    for ln in lines:
+        session.add(
+            MatchMember(match_id=m.id, record_id=ln.id, side=ln.side, amount_minor=amounts[ln.id])
+        )
+    audit.log(
+        session,
+        actor,
+        "match.manual",
+        "match",
+        m.id,
+        {"records": ids, "difference": diff, "rejected_suggestions": stale},
+    )
+    stale_ids = [r for s in stale for r in _member_ids(session, s)]
+    _after(session, ids + stale_ids, actor)
+    inverse: list[tuple[str, dict[str, Any]]] = [("delete_match", {"match_id": m.id})]
+    inverse += [("rematch", {"match_id": s, "status": "suggested"}) for s in stale]
+    return Action("manual_match", m.id, tuple(ids), tuple(inverse))
+
+
+def delete_match(session: Session, match_id: int, *, actor: str) -> Action:
+    """Remove a match entirely (undo of a manual match or a record write-off)."""
+    m = _match(session, match_id)
+    snapshot = {
+        "match_id": m.id,
+        "status": m.status,
+        "rule": m.rule,
+        "confidence": m.confidence,
+        "currency": m.currency,
+        "note": m.note,
+        "writeoff_reason": m.writeoff_reason,
+        "writeoff_minor": m.writeoff_minor,
+        "created_by": m.created_by,
+        "members": [
+            {"record_id": mm.record_id, "side": mm.side, "amount_minor": mm.amount_minor}
+            for mm in m.members
+        ],
+    }
+    ids = [mm.record_id for mm in m.members]
+    session.execute(
+        text("UPDATE exception_cases SET match_id = NULL WHERE match_id = :m"), {"m": m.id}
+    )
+    session.delete(m)
+    session.flush()
+    audit.log(session, actor, "match.delete", "match", match_id, snapshot)
+    _after(session, ids, actor)
+    return Action("delete_match", match_id, tuple(ids), (("restore_match", snapshot),))
+
+
+def restore_match(
+    session: Session,
+    *,
+    actor: str,
+    match_id: int,
+    status: str,
+    rule: str,
+    confidence: int,
+    currency: str,
+    members: list[dict[str, Any]],
+    note: str | None = None,
+    writeoff_reason: str | None = None,
+    writeoff_minor: int | None = None,
+    created_by: str | None = None,
+) -> Action:
+    """Re-create a deleted match under its old id (redo of a manual match / write-off)."""
+    if session.get(Match, match_id) is not None:
+        raise UserError(f"match {match_id} exists")
+    ids = [int(x["record_id"]) for x in members]
+    if status in ACTIVE:
+        busy = _busy(session, ids)
+        if busy:
+            rid, other = next(iter(busy.items()))
+            raise UserError(f"record {rid} is now in match {other}")
+    now = utcnow()
+    m = Match(
+        id=match_id,
+        status=status,
+        rule=rule,
+        confidence=confidence,
+        difference_minor=0,
+        currency=currency,
+        note=note,
+        writeoff_reason=writeoff_reason,
+        writeoff_minor=writeoff_minor,
+        created_at=now,
+        created_by=created_by or actor,
+        confirmed_at=now if status in ACTIVE else None,
+        confirmed_by=actor if status in ACTIVE else None,
+    )
+    session.add(m)
+    session.flush()
+    for x in members:
+        session.add(
+            MatchMember(
+                match_id=m.id,
+                record_id=int(x["record_id"]),
+                side=x["side"],
+                amount_minor=int(x["amount_minor"]),
+            )
+        )
+    session.flush()
+    if rule == WRITE_OFF_RULE:
+        m.difference_minor = int(writeoff_minor or 0)
+    else:
+        _recompute(session, m)
+    audit.log(session, actor, "match.restore", "match", match_id, {"records": ids})
+    _after(session, ids, actor)
+    return Action(
+        "restore_match", match_id, tuple(ids), (("delete_match", {"match_id": match_id}),)
+    )
+
+
+# --- split ------------------------------------------------------------------------------------
+
+
+def split(session: Session, match_id: int, record_ids: Sequence[int], *, actor: str) -> Action:
+    """Take records out of a match (at least two members must stay; else unmatch)."""
+    m = _match(session, match_id)
+    if m.status == "rejected":
+        raise UserError(f"match {match_id} is undone")
+    remove = {int(i) for i in record_ids}
+    members = list(m.members)
+    gone = [mm for mm in members if mm.record_id in remove]
+    if len(gone) != len(remove):
+        missing = remove - {mm.record_id for mm in gone}
+        raise UserError(f"record {min(missing)} is not in match {match_id}")
+    if len(members) - len(gone) < 2:
+        raise UserError("a match needs two records; unmatch it instead")
+    saved = [
+        {"record_id": mm.record_id, "side": mm.side, "amount_minor": mm.amount_minor} for mm in gone
+    ]
+    for mm in gone:
+        m.members.remove(mm)
+    session.flush()
+    _recompute(session, m)
+    audit.log(session, actor, "match.split", "match", match_id, {"removed": sorted(remove)})
+    _after(session, sorted(remove), actor)
+    return Action(
+        "split",
+        match_id,
+        tuple(sorted(remove)),
+        (("add_members", {"match_id": match_id, "members": saved}),),
+    )
+
+
+def add_members(
+    session: Session, match_id: int, members: list[dict[str, Any]], *, actor: str
+) -> Action:
+    """Put records (back) into a match (undo of `split`)."""
+    m = _match(session, match_id)
+    ids = [int(x["record_id"]) for x in members]
+    if m.status in ACTIVE:
+        busy = _busy(session, ids, except_match=match_id)
+        if busy:
+            rid, other = next(iter(busy.items()))
+            raise UserError(f"record {rid} is now in match {other}")
+    for x in members:
+        m.members.append(
+            MatchMember(
+                record_id=int(x["record_id"]), side=x["side"], amount_minor=int(x["amount_minor"])
+            )
+        )
+    session.flush()
+    _recompute(session, m)
+    audit.log(session, actor, "match.add_members", "match", match_id, {"added": ids})
+    _after(session, ids, actor)
+    return Action(
+        "add_members", match_id, tuple(ids), (("split", {"match_id": match_id, "record_ids": ids}),)
+    )
+
+
+# --- write-offs -----------------------------------------------------------------------------
+
+
+def _limit(session: Session) -> int:
+    return int(config.get(session, "match.writeoff_max_minor"))
+
+
+def write_off(session: Session, match_id: int, reason: str, *, actor: str) -> Action:
+    """Book a match's difference (within the write-off limit) to a reason."""
+    if reason not in WRITE_OFF_REASONS:
+        raise UserError(f"write-off reason must be one of {', '.join(WRITE_OFF_REASONS)}")
+    m = _match(session, match_id)
+    if m.status not in ACTIVE:
+        raise UserError(f"match {match_id} is {m.status}; confirm it before writing off")
+    if m.difference_minor == 0:
+        raise UserError(f"match {match_id} has no difference to write off")
+    limit = _limit(session)
+    if abs(m.difference_minor) > limit:
+        raise UserError(
+            f"difference {format_minor(m.difference_minor, m.currency)} is over the write-off "
+            f"limit {format_minor(limit, m.currency)}"
+        )
+    before = (m.writeoff_reason, m.writeoff_minor)
+    m.writeoff_reason = reason
+    m.writeoff_minor = m.difference_minor
+    audit.log(
+        session,
+        actor,
+        "match.write_off",
+        "match",
+        match_id,
+        {"reason": reason, "amount": m.difference_minor, "before": list(before)},
+    )
+    session.flush()
+    return Action(
+        "write_off",
+        match_id,
+        tuple(_member_ids(session, match_id)),
+        (("clear_write_off", {"match_id": match_id}),),
+    )
+
+
+def clear_write_off(session: Session, match_id: int, *, actor: str) -> Action:
+    """Undo of `write_off`."""
+    m = _match(session, match_id)
+    if m.writeoff_reason is None:
+        raise UserError(f"match {match_id} has no write-off")
+    reason = m.writeoff_reason
+    m.writeoff_reason = None
+    m.writeoff_minor = None
+    audit.log(session, actor, "match.clear_write_off", "match", match_id, {"reason": reason})
+    session.flush()
+    return Action(
+        "clear_write_off",
+        match_id,
+        tuple(_member_ids(session, match_id)),
+        (("write_off", {"match_id": match_id, "reason": reason}),),
+    )
+
+
+def write_off_record(session: Session, record_id: int, reason: str, *, actor: str) -> Action:
+    """Write a small lone record off (e.g. a bank fee line): it leaves the queue as written off."""
+    if reason not in WRITE_OFF_REASONS:
+        raise UserError(f"write-off reason must be one of {', '.join(WRITE_OFF_REASONS)}")
+    line = _lines(session, [record_id])[0]
+    busy = _busy(session, [record_id])
+    if busy:
+        raise UserError(f"record {record_id} is in match {busy[record_id]}")
+    limit = _limit(session)
+    if abs(line.amount) > limit:
+        raise UserError(
+            f"amount {format_minor(line.amount, line.currency)} is over the write-off limit "
+            f"{format_minor(limit, line.currency)}"
+        )
+    now = utcnow()
+    m = Match(
+        status="confirmed",
+        rule=WRITE_OFF_RULE,
+        confidence=100,
+        difference_minor=line.amount,
+        currency=line.currency,
+        writeoff_reason=reason,
+        writeoff_minor=line.amount,
+        created_at=now,
+        created_by=actor,
+        confirmed_at=now,
+        confirmed_by=actor,
+    )
+    session.add(m)
+    session.flush()
+    session.add(
+        MatchMember(match_id=m.id, record_id=record_id, side=line.side, amount_minor=line.amount)
+    )
+    audit.log(
+        session,
+        actor,
+        "match.write_off_record",
+        "match",
+        m.id,
+        {"record": record_id, "reason": reason},
+    )
+    _after(session, [record_id], actor)
+    return Action("write_off_record", m.id, (record_id,), (("delete_match", {"match_id": m.id}),))
+
+
+INVERSES: dict[str, Callable[..., Action]] = {
+    "confirm": confirm,
+    "unconfirm": unconfirm,
+    "reject": reject,
+    "unmatch": unmatch,
+    "rematch": rematch,
+    "delete_match": delete_match,
+    "restore_match": restore_match,
+    "split": split,
+    "add_members": add_members,
+    "write_off": write_off,
+    "clear_write_off": clear_write_off,
+}
