@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test lint bench demo clean architecture
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,13 +16,16 @@ run: $(STAMP)
 	$(VENV)/bin/workstation
 
 lint: $(STAMP)
-	$(PY) -m ruff check workstation tests bench migrations
-	$(PY) -m ruff format --check workstation tests bench
+	$(PY) -m ruff check workstation tests bench migrations tools
+	$(PY) -m ruff format --check workstation tests bench tools
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 
 test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+architecture: $(STAMP)
+	$(PY) tools/domain_map.py
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
