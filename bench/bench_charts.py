@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from workstation.services.analytics.charts import ChartData, Series
+from workstation.services.analytics.catalogue import ChartData, Series
 from workstation.views.charts.render import build_plot, ensure_app
 
 SIZE = (1200, 700)

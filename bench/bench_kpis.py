@@ -31,8 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workstation.db import Database
 from workstation.importers.base import AccountInfo, ParseResult, ensure_columns
-from workstation.services.analytics import charts, kpis, rollups
-from workstation.services.analytics.workbook import export_kpis
+from workstation.services.analytics import (
+    catalogue,
+    dispute_metrics,
+    reconciliation,
+    rollups,
+    scheme_ratios,
+    settlement,
+    throughput,
+)
+from workstation.services.analytics.catalogue import export_kpis
 from workstation.services.imports.ingest import store
 
 START = dt.date(2026, 2, 1)
@@ -304,7 +312,7 @@ def cold(url: str, fn: Callable[[Any], Any], repeat: int = 3) -> tuple[float, An
     """Median of `repeat` runs, each on a fresh engine with an empty KPI cache."""
     times, value = [], None
     for _ in range(repeat):
-        kpis.clear_cache()
+        catalogue.clear_cache()
         db = Database(url)
         with db.session() as s:
             t, value = timed(lambda: fn(s))
@@ -343,29 +351,32 @@ def main() -> None:
     date_from, date_to = dt.date(2026, 3, 1), dt.date(2026, 3, 31)
     now = dt.datetime(2026, 3, 25, 12, tzinfo=dt.UTC)
     calls: list[tuple[str, Callable[[Any], Any]]] = [
-        ("match rate by source/day", lambda s: kpis.match_rate(s, date_from, date_to, grain="day")),
-        ("unmatched ageing", lambda s: kpis.unmatched_ageing(s, None, date_to)),
-        ("settlement lag", lambda s: kpis.settlement_lag(s, date_from, date_to)),
-        ("fees by PSP and method", lambda s: kpis.fees(s, date_from, date_to)),
-        ("Visa VAMP", lambda s: kpis.vamp(s, date_from, date_to)),
-        ("Mastercard ECP", lambda s: kpis.ecp(s, date_from, date_to)),
-        ("disputes by category", lambda s: kpis.dispute_stats(s, date_from, date_to)),
-        ("disputes due in 7 days", lambda s: kpis.disputes_due(s, as_of=now)),
-        ("agent throughput", lambda s: kpis.agent_throughput(s, date_from, date_to)),
+        (
+            "match rate by source/day",
+            lambda s: reconciliation.match_rate(s, date_from, date_to, grain="day"),
+        ),
+        ("unmatched ageing", lambda s: reconciliation.unmatched_ageing(s, None, date_to)),
+        ("settlement lag", lambda s: settlement.settlement_lag(s, date_from, date_to)),
+        ("fees by PSP and method", lambda s: settlement.fees(s, date_from, date_to)),
+        ("Visa VAMP", lambda s: scheme_ratios.vamp(s, date_from, date_to)),
+        ("Mastercard ECP", lambda s: scheme_ratios.ecp(s, date_from, date_to)),
+        ("disputes by category", lambda s: dispute_metrics.dispute_stats(s, date_from, date_to)),
+        ("disputes due in 7 days", lambda s: dispute_metrics.disputes_due(s, as_of=now)),
+        ("agent throughput", lambda s: throughput.agent_throughput(s, date_from, date_to)),
     ]
     for label, call in calls:
         t, _ = cold(url, call)
         rows.append((f"cold: {label}", "", t))
 
-    t, dash = cold(url, lambda s: kpis.dashboard(s, date_from, date_to, now=now))
+    t, dash = cold(url, lambda s: catalogue.dashboard(s, date_from, date_to, now=now))
     rows.append(("dashboard, all KPIs, cache cold (fresh engine)", "target <= 1 s", t))
     db = Database(url)
     with db.session() as s:
-        kpis.dashboard(s, date_from, date_to, now=now)
-        t, _ = timed(lambda: kpis.dashboard(s, date_from, date_to, now=now), repeat=5)
+        catalogue.dashboard(s, date_from, date_to, now=now)
+        t, _ = timed(lambda: catalogue.dashboard(s, date_from, date_to, now=now), repeat=5)
         rows.append(("dashboard, all KPIs, cache warm", "", t))
-        for name in charts.chart_names():
-            t, _ = timed(lambda: charts.chart_data(s, name, date_from, date_to), repeat=3)  # noqa: B023
+        for name in catalogue.chart_names():
+            t, _ = timed(lambda: catalogue.chart_data(s, name, date_from, date_to), repeat=3)  # noqa: B023
             rows.append((f"chart data after the dashboard: {name}", "", t))
     db.dispose()
 

@@ -44,7 +44,8 @@ from workstation.db import Database  # noqa: E402
 from workstation.models import Dispute  # noqa: E402
 from workstation.services.common.users import ensure_user  # noqa: E402
 from workstation.views.app import application  # noqa: E402
-from workstation.views.models.sql_table import SqlTableModel, configure_view  # noqa: E402
+from workstation.views.models.sql_table import SqlTableModel  # noqa: E402
+from workstation.views.queue.table_view import configure_view  # noqa: E402
 
 Row = tuple[str, str, str, str]
 

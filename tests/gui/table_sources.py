@@ -1,6 +1,6 @@
 """Synthetic data sources for the lazy table model: numpy in memory, and a SQLite table.
 
-Both follow the `TableSource` protocol of `workstation.views.models.sql_table` and are shared by
+Both follow the `TableSource` protocol of `workstation.views.models.table_source` and are shared by
 the GUI tests and `bench/bench_table_model.py`.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from workstation.views.models.sql_table import SortSpec, SourceColumn
+from workstation.views.models.table_source import SortSpec, SourceColumn
 
 CURRENCIES = np.array(["EUR", "USD", "GBP", "JPY"])
 STATUSES = np.array(["unmatched", "suggested", "matched"])

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from workstation.services.analytics.charts import ChartData, Series
+from workstation.services.analytics.catalogue import ChartData, Series
 from workstation.views.charts.render import _ts, build_plot
 
 POINTS = 1_000_000

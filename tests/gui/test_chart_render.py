@@ -18,8 +18,8 @@ from workstation.cli import main
 from workstation.db import Database
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import Dispute
-from workstation.services.analytics import charts, kpis
-from workstation.services.analytics.charts import ChartData, Series
+from workstation.services.analytics import catalogue
+from workstation.services.analytics.catalogue import ChartData, Series
 from workstation.services.imports.ingest import store
 from workstation.views.charts.render import build_plot, export_chart
 
@@ -73,7 +73,7 @@ def _fill(db: Database) -> None:
 
 @pytest.fixture
 def chart_db(db: Database) -> Database:
-    kpis.clear_cache()
+    catalogue.clear_cache()
     _fill(db)
     return db
 
@@ -123,7 +123,7 @@ def test_hover_and_click_on_a_bar(qtbot: Any) -> None:
 
 def test_every_chart_builds_with_exact_hover_text(chart_db: Database, qtbot: Any) -> None:
     with chart_db.session() as s:
-        datas = [charts.chart_data(s, n, *MARCH) for n in charts.chart_names()]
+        datas = [catalogue.chart_data(s, n, *MARCH) for n in catalogue.chart_names()]
     for data in datas:
         widget = build_plot(data.name, data)
         qtbot.addWidget(widget)
@@ -158,7 +158,7 @@ def test_cli_lists_and_writes_every_chart(
 ) -> None:
     assert main(["--db", chart_db.url, "chart", "--list", "--json"]) == 0
     listed = [c["name"] for c in json.loads(capsys.readouterr().out)["charts"]]
-    assert listed == charts.chart_names()
+    assert listed == catalogue.chart_names()
     for name in listed:
         png, svg = tmp_path / f"{name}.png", tmp_path / f"{name}.svg"
         base = ["--db", chart_db.url, "chart", name, "--from", "2026-03-01", "--to", "2026-03-31"]

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from workstation.db import Database
-from workstation.services.analytics import kpis
+from workstation.services.analytics import catalogue
 from workstation.services.demo.merchant_month import load_demo
 from workstation.services.reconcile import engine
 from workstation.views.dashboard import chart_card
@@ -24,7 +24,7 @@ LOAD_TIMEOUT = 30_000
 @pytest.fixture
 def demo_db(db: Database) -> Database:
     """The demo month (400 orders), reconciled: exceptions, matches and disputes to show."""
-    kpis.clear_cache()
+    catalogue.clear_cache()
     with db.session() as s:
         load_demo(s, orders=400)
     with db.session() as s:
@@ -209,7 +209,7 @@ def test_period_change_and_data_change_recompute(
 
 
 def test_empty_database_shows_placeholders(main_window: Any, qtbot: Any) -> None:
-    kpis.clear_cache()
+    catalogue.clear_cache()
     page = main_window.show_page("dashboard")
     qtbot.waitUntil(lambda: page.view is not None and not page.computing, timeout=LOAD_TIMEOUT)
     assert page.tiles.tiles["match_rate"].value.text() == "n/a"

@@ -12,7 +12,8 @@ from workstation.models import Dispute
 from workstation.services.disputes.queue import QueueFilters, list_disputes
 from workstation.views.disputes import source as source_module
 from workstation.views.disputes.source import DisputeQuery, DisputeQueueSource
-from workstation.views.models.sql_table import SortSpec, SqlTableModel
+from workstation.views.models.sql_table import SqlTableModel
+from workstation.views.models.table_source import SortSpec
 
 N = 2500
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

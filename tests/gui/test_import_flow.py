@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from workstation.models import ImportBatch, Record
 from workstation.views import messages
-from workstation.views.dialogs.import_dialog import PREVIEW_COLUMNS, ImportDialog
+from workstation.views.dialogs.file_preview import PREVIEW_COLUMNS
+from workstation.views.dialogs.import_dialog import ImportDialog
 from workstation.views.models.table import Column, RowsTableModel
 
 

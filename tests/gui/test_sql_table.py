@@ -24,15 +24,10 @@ from table_sources import (
     iter_ids,
 )
 
-from workstation.views.models.sql_table import (
-    ID_ROLE,
-    ROW_ROLE,
-    KeepPlace,
-    SortSpec,
-    SourceColumn,
-    SqlTableModel,
-    export_source,
-)
+from workstation.views.models.sql_table import ID_ROLE, ROW_ROLE, SqlTableModel
+from workstation.views.models.table_export import export_source
+from workstation.views.models.table_source import SortSpec, SourceColumn
+from workstation.views.queue.keep_place import KeepPlace
 
 N_BIG = 1_000_000
 N_SQL = 100_000

@@ -9,13 +9,9 @@ from decimal import Decimal
 import pytest
 
 from workstation.db import Database
-from workstation.services.analytics import charts, kpis
-from workstation.services.analytics.dashboard import (
-    TILE_KEYS,
-    _status,
-    load_dashboard,
-    scoped_drill,
-)
+from workstation.services.analytics import catalogue
+from workstation.services.analytics.dashboard import TILE_KEYS, load_dashboard, scoped_drill
+from workstation.services.analytics.tiles import _status
 from workstation.services.demo.merchant_month import load_demo
 from workstation.services.reconcile import engine
 
@@ -62,7 +58,7 @@ def test_scoped_drill_adds_the_dashboard_filters() -> None:
 
 @pytest.fixture
 def demo(db: Database) -> Database:
-    kpis.clear_cache()
+    catalogue.clear_cache()
     with db.session() as s:
         load_demo(s, orders=400)
     with db.session() as s:
@@ -82,7 +78,7 @@ def test_load_dashboard_for_the_demo_month(demo: Database) -> None:
         dt.date(2026, 10, 31),
     )
     assert [t.key for t in view.tiles] == list(TILE_KEYS)
-    assert list(view.charts) == charts.chart_names()
+    assert list(view.charts) == catalogue.chart_names()
     assert view.choices.months[:2] == [dt.date(2026, 11, 1), dt.date(2026, 10, 1)]
     assert view.choices.psps == ["adyen", "stripe"]
     assert "Stripe EUR" in view.choices.sources

@@ -22,12 +22,12 @@ from workstation.paths import resources_dir
 from workstation.services.common.card_numbers import luhn_ok
 from workstation.services.demo import merchant_month
 from workstation.services.demo.merchant_month import (
-    STRIPE_REPORT_COLUMNS,
     DemoData,
     build_demo,
     load_demo,
     stripe_payout_report,
 )
+from workstation.services.demo.psp_lines import STRIPE_REPORT_COLUMNS
 from workstation.services.disputes.reason_codes import normalise_category
 
 PSPS = ("stripe", "adyen")

@@ -14,16 +14,12 @@ from workstation.errors import UserError
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import Record, RecordReference
 from workstation.services.common.card_numbers import luhn_ok, mask_text
-from workstation.services.imports.ingest import (
-    FINGERPRINT_VERSION,
-    _iso_dates,
-    _normalise_frame,
-    _strings,
-    _utc_texts,
-    fingerprints,
-    reference_rows,
-    store,
-)
+from workstation.services.imports.column_conversions import iso_dates as _iso_dates
+from workstation.services.imports.column_conversions import strings as _strings
+from workstation.services.imports.column_conversions import utc_texts as _utc_texts
+from workstation.services.imports.dedupe import FINGERPRINT_VERSION, fingerprints
+from workstation.services.imports.ingest import _normalise_frame, store
+from workstation.services.imports.reference_rows import reference_rows
 
 
 def _result(rows: list[dict]) -> ParseResult:

@@ -40,7 +40,7 @@ def add_period_args(p: argparse.ArgumentParser) -> None:
 
 def period_from_args(session: Session, args: argparse.Namespace) -> tuple[dt.date, dt.date]:
     """The period the user asked for; the month of the latest data when they gave none."""
-    from ..services.analytics.kpis import default_period, month_end, month_start
+    from ..services.analytics.catalogue import default_period, month_end, month_start
 
     lo, hi = args.date_from, args.date_to
     if lo is None and hi is None:
@@ -73,7 +73,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    from ..services.analytics.charts import CHARTS, chart_data
+    from ..services.analytics.catalogue import CHARTS, chart_data
 
     if args.list:
         ctx.emit(

@@ -7,7 +7,8 @@ from typing import Any
 
 from ..cli import Context
 from ..errors import UserError
-from ..services.demo.merchant_month import DemoSummary, load_demo
+from ..services.demo.merchant_month import load_demo
+from ..services.demo.storage import DemoSummary
 
 MAX_ORDERS = 10_000_000
 

@@ -12,15 +12,15 @@ from ..cli import Context
 from ..errors import UserError
 from ..money import format_minor
 from ..services.common.users import ensure_user
+from ..services.disputes.agent_actions import add_note, find_dispute
+from ..services.disputes.assignment import assign, claim_next
 from ..services.disputes.case import case_view
-from ..services.disputes.intake import add_note, find_dispute, link_disputes
+from ..services.disputes.linking import link_disputes
 from ..services.disputes.package import export_package, mark_submitted, preflight
 from ..services.disputes.queue import (
     SORTS,
     QueueFilters,
     QueueRow,
-    assign,
-    claim_next,
     count_disputes,
     list_disputes,
 )

@@ -9,8 +9,8 @@ from typing import Any
 from ..cli import Context
 from ..models import Evidence
 from ..services.common.users import ensure_user
+from ..services.disputes.agent_actions import find_dispute
 from ..services.disputes.evidence import add_evidence_file
-from ..services.disputes.intake import find_dispute
 from ..services.disputes.reason_codes import evidence_kinds
 
 

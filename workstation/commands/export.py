@@ -38,7 +38,7 @@ def _register_disputes(what: Any, parents: list[argparse.ArgumentParser]) -> Non
 
 
 def run_disputes(ctx: Context, args: argparse.Namespace) -> int:
-    from ..services.disputes.queue import export_disputes
+    from ..services.disputes.queue_export import export_disputes
     from .dispute import filters_from
 
     with ctx.db.session() as s:
@@ -60,7 +60,7 @@ def _register_kpis(what: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def run_kpis(ctx: Context, args: argparse.Namespace) -> int:
-    from ..services.analytics.workbook import export_kpis
+    from ..services.analytics.catalogue import export_kpis
     from .chart import period_from_args
 
     with ctx.db.session() as s:
@@ -89,7 +89,7 @@ def _register_matches(what: Any, parents: list[argparse.ArgumentParser]) -> None
 
 def run_matches(ctx: Context, args: argparse.Namespace) -> int:
     from ..services.reconcile.exports import export_matches
-    from ..services.reconcile.table_queries import MatchFilters
+    from ..services.reconcile.table_filters import MatchFilters
 
     statuses = tuple(s.strip() for s in args.status.split(",") if s.strip())
     with ctx.db.sessions() as s:
@@ -109,7 +109,7 @@ def _register_unmatched(what: Any, parents: list[argparse.ArgumentParser]) -> No
 
 def run_unmatched(ctx: Context, args: argparse.Namespace) -> int:
     from ..services.reconcile.exports import export_unmatched
-    from ..services.reconcile.table_queries import ExceptionFilters
+    from ..services.reconcile.table_filters import ExceptionFilters
 
     states = ("unmatched", "suggested") if args.with_suggested else ("unmatched",)
     with ctx.db.sessions() as s:

@@ -57,7 +57,7 @@ def register_export(what: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 
 def exception_filters(args: argparse.Namespace) -> Any:
-    from ..services.reconcile.table_queries import OPEN_STATES, ExceptionFilters
+    from ..services.reconcile.table_filters import OPEN_STATES, ExceptionFilters
 
     assignee = "" if args.unassigned else args.assignee
     return ExceptionFilters(
@@ -72,7 +72,7 @@ def exception_filters(args: argparse.Namespace) -> Any:
 
 
 def run_export(ctx: Context, args: argparse.Namespace) -> int:
-    from ..services.roundtrip.decisions import export_roundtrip
+    from ..services.roundtrip.export import export_roundtrip
     from .dispute import filters_from
 
     filters = exception_filters(args) if args.queue == "exceptions" else filters_from(args)
@@ -87,7 +87,8 @@ def run_export(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_apply(ctx: Context, args: argparse.Namespace) -> int:
-    from ..services.roundtrip.decisions import apply_roundtrip, plan_roundtrip
+    from ..services.roundtrip.apply import apply_roundtrip
+    from ..services.roundtrip.plan import plan_roundtrip
 
     if not args.file.is_file():
         raise UserError("file not found", file=str(args.file))

@@ -1,1 +1,1 @@
-"""One module per file format, plus a registry that recognises files by content."""
+"""File formats, one module each (named in `registry.MODULES`), their shared helpers, a registry."""

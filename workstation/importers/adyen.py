@@ -24,9 +24,11 @@ import pandas as pd
 import pyarrow as pa
 
 from ..money import format_minor
-from . import csvutil
-from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress, ensure_columns
-from .csvutil import STRING, Issues
+from . import column_values, csvutil, table_importer
+from .base import AccountInfo, ParseResult, Problem, Progress
+from .column_values import Issues
+from .csvutil import STRING
+from .table_importer import ReportImporter
 
 PAYMENT_TYPES = frozenset(
     {
@@ -89,8 +91,10 @@ def _signed(
     issues: Issues,
 ) -> tuple[pd.Series, np.ndarray]:
     """credit - debit of two unsigned columns; also whether either had a value."""
-    debit = csvutil.amounts(table.col(debit_h), exps, issues, debit_h or "", required=False)
-    credit = csvutil.amounts(table.col(credit_h), exps, issues, credit_h or "", required=False)
+    debit = column_values.amounts(table.col(debit_h), exps, issues, debit_h or "", required=False)
+    credit = column_values.amounts(
+        table.col(credit_h), exps, issues, credit_h or "", required=False
+    )
     present = (debit.notna() | credit.notna()).to_numpy(dtype=bool)
     return credit.fillna(0) - debit.fillna(0), present
 
@@ -124,7 +128,7 @@ def _batch_checks(frame: pd.DataFrame) -> list[Problem]:
 
 def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseResult:
     """Parse one settlement details report."""
-    csvutil.report(progress, 0, 3, "Reading Adyen report")
+    table_importer.report(progress, 0, 3, "Reading Adyen report")
     table = csvutil.read_table(path, data)
     find = table.find
     type_h = table.require("Type", "Type")
@@ -140,9 +144,9 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     n = len(table)
     issues = Issues(table)
 
-    csvutil.report(progress, 1, 3, "Converting amounts")
-    cur = csvutil.currencies(table.col(net_cur_h), issues, net_cur_h)
-    exps = csvutil.exponents(cur)
+    table_importer.report(progress, 1, 3, "Converting amounts")
+    cur = column_values.currencies(table.col(net_cur_h), issues, net_cur_h)
+    exps = column_values.exponents(cur)
     net, has_net = _signed(table, net_debit_h, net_credit_h, exps, issues)
     issues.add(~has_net, net_credit_h or net_debit_h, "no net amount (Net Debit / Net Credit)")
     fees = _zero(n)
@@ -150,13 +154,13 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     for name in _FEE_COLUMNS:
         h = find(name, name.replace(" (NC)", ""))
         if h:
-            part = csvutil.amounts(table.col(h), exps, issues, h, required=False)
+            part = column_values.amounts(table.col(h), exps, issues, h, required=False)
             any_fee |= part.notna().to_numpy(dtype=bool)
             fees = fees + part.fillna(0)
     gross_cur_h = find("Gross Currency")
     gross_cur = table.col(gross_cur_h)
     quiet = Issues(table)
-    gcur = csvutil.currencies(gross_cur, quiet, gross_cur_h or "")
+    gcur = column_values.currencies(gross_cur, quiet, gross_cur_h or "")
     issues.add(
         (gross_cur.notna() & gcur.isna()).to_numpy(dtype=bool),
         gross_cur_h,
@@ -166,7 +170,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
         table,
         find("Gross Debit (GC)", "Gross Debit"),
         find("Gross Credit (GC)", "Gross Credit"),
-        csvutil.exponents(gcur),
+        column_values.exponents(gcur),
         issues,
     )
     same_cur = has_gross & (gcur == cur).fillna(False).to_numpy(dtype=bool)
@@ -185,8 +189,8 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     orig_amount = gross.where(pd.Series(fx))
     orig_cur = gcur.where(pd.Series(fx))
 
-    csvutil.report(progress, 2, 3, "Converting dates")
-    booked, occurred = csvutil.local_datetimes(
+    table_importer.report(progress, 2, 3, "Converting dates")
+    booked, occurred = column_values.local_datetimes(
         table.col(created_h),
         None,
         table.col(find("TimeZone", "Time Zone")),
@@ -198,7 +202,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     value_on: pd.Series | None = None
     booking_h = find("Booking Date")
     if booking_h:
-        value_on, _ = csvutil.local_datetimes(
+        value_on, _ = column_values.local_datetimes(
             table.col(booking_h),
             None,
             table.col(find("Booking Date TimeZone")),
@@ -210,7 +214,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
         value_on = value_on.where(table.col(booking_h).notna())
 
     types = table.col(type_h).fillna("")
-    kind = csvutil.map_values(types, _kind, pa.string()).fillna("other")
+    kind = column_values.map_values(types, _kind, pa.string()).fillna("other")
     batch = table.col(batch_h).str.strip()
     issues.add(batch.isna().to_numpy(dtype=bool), batch_h, "batch number is missing")
     payout_ref = "batch-" + batch
@@ -269,42 +273,36 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
         }
     ).dropna(subset=["payout_ref", "currency", "net_minor"])
     checks = _batch_checks(checked)
-    frame = csvutil.finish(records, issues)
+    frame = table_importer.finish(records, issues)
     accounts: dict[str, AccountInfo] = {}
     for key in pd.unique(frame["account"].dropna()):
         m, c = str(key).rsplit("-", 1)
         accounts[str(key)] = AccountInfo(
             key=str(key), kind="psp", provider="adyen", name=f"Adyen {m} {c}", currency=c
         )
-    csvutil.report(progress, 3, 3, "Read Adyen report")
-    return ParseResult(
-        format="adyen",
-        accounts=accounts,
-        records=ensure_columns(frame),
-        problems=issues.sorted(),
+    table_importer.report(progress, 3, 3, "Read Adyen report")
+    return table_importer.result(
+        "adyen",
+        frame,
+        accounts,
+        issues,
+        n,
         checks=checks,
-        rows_total=n,
         # 16-digit PSP references can pass Luhn but are never card numbers
         pan_exempt_columns=("external_id", "ref_charge", "ref_modification"),
     )
 
 
-class AdyenImporter:
+class AdyenImporter(ReportImporter):
     """Adyen settlement details report."""
 
     name = "adyen"
     label = "Adyen settlement details report"
 
-    def sniff(self, head: bytes, filename: str) -> int:
-        names = set(csvutil.header_names(head))
+    def score(self, names: set[str]) -> int:
         if {"psp reference", "merchant reference", "type", "batch number", "net currency"} <= names:
             return 95
         return 0
 
-    def parse(
-        self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
-    ) -> ParseResult:
-        return parse(path, data, progress)
 
-
-IMPORTER = AdyenImporter()
+IMPORTER = AdyenImporter(parse)

@@ -22,8 +22,8 @@ from bai2.exceptions import IntegrityException, NotSupportedYetException, Parsin
 
 from ..errors import UserError
 from ..money import format_minor
-from .bankcommon import add_refs, balance_problem, bank_kind, clean_ref, clean_text
-from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress, frame_from_rows
+from .bankcommon import StatementReader, add_refs, balance_problem, bank_kind, clean_ref, clean_text
+from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress
 from .text import decode
 
 _CODES = {
@@ -176,16 +176,12 @@ def _total(value: str, what: str, rec: _Record, file: str) -> int | None:
         ) from exc
 
 
-class _Reader:
+class _Reader(StatementReader):
     """Checks control totals and turns the package's model into rows."""
 
     def __init__(self, file: str, records: list[_Record]) -> None:
-        self.file = file
+        super().__init__(file)
         self.records = iter(records)
-        self.rows: list[dict[str, Any]] = []
-        self.accounts: dict[str, AccountInfo] = {}
-        self.checks: list[Problem] = []
-        self.problems: list[Problem] = []
 
     def next(self, code: str) -> _Record:
         rec = next(self.records)
@@ -215,6 +211,44 @@ class _Reader:
                 field=f"{rec.code} number of records",
             )
 
+    def trailer(
+        self, code: str, what: str, part: str, found: int, lines: int, parts: int
+    ) -> tuple[int | None, int]:
+        """Read the trailer closing a file (99) or group (98) and check what it declares.
+
+        Args:
+            code: the trailer's record code.
+            what: "file" or "group".
+            part: what the file or group is made of ("group", "account").
+            found: the amounts the file or group covers, added up.
+            lines: physical lines of the file or group before its trailer.
+            parts: how many groups or accounts it has.
+
+        Returns:
+            the declared control total (None if not given) and the lines including the trailer.
+        """
+        rec = self.next(code)
+        lines += len(rec.lines)
+        f = rec.fields()
+        declared = _total(f[0] if f else "", f"{what} control total", rec, self.file)
+        self.integrity(
+            rec,
+            what,
+            declared,
+            found,
+            _total(f[2] if len(f) > 2 else "", "number of records", rec, self.file),
+            lines,
+        )
+        said = _total(f[1] if len(f) > 1 else "", f"number of {part}s", rec, self.file)
+        if said is not None and said != parts:
+            raise UserError(
+                f"the {code} {what} trailer says {said} {part}s, the {what} has {parts}",
+                file=self.file,
+                line=rec.line,
+                field=f"{code} number of {part}s",
+            )
+        return declared, lines
+
     def read(self, model: Any) -> None:
         file_rec = self.next("01")
         file_total = 0
@@ -223,25 +257,7 @@ class _Reader:
             g_total, g_lines = self.group(group)
             file_total += g_total
             file_lines += g_lines
-        trailer = self.next("99")
-        file_lines += len(trailer.lines)
-        f = trailer.fields()
-        self.integrity(
-            trailer,
-            "file",
-            _total(f[0] if f else "", "file control total", trailer, self.file),
-            file_total,
-            _total(f[2] if len(f) > 2 else "", "number of records", trailer, self.file),
-            file_lines,
-        )
-        groups = _total(f[1] if len(f) > 1 else "", "number of groups", trailer, self.file)
-        if groups is not None and groups != len(model.children):
-            raise UserError(
-                f"the 99 file trailer says {groups} groups, the file has {len(model.children)}",
-                file=self.file,
-                line=trailer.line,
-                field="99 number of groups",
-            )
+        self.trailer("99", "file", "group", file_total, file_lines, len(model.children))
 
     def group(self, group: Any) -> tuple[int, int]:
         rec = self.next("02")
@@ -254,27 +270,7 @@ class _Reader:
             a_total, a_lines = self.account(account, currency, as_of)
             total += a_total
             lines += a_lines
-        trailer = self.next("98")
-        lines += len(trailer.lines)
-        t = trailer.fields()
-        self.integrity(
-            trailer,
-            "group",
-            _total(t[0] if t else "", "group control total", trailer, self.file),
-            total,
-            _total(t[2] if len(t) > 2 else "", "number of records", trailer, self.file),
-            lines,
-        )
-        n_accounts = _total(t[1] if len(t) > 1 else "", "number of accounts", trailer, self.file)
-        if n_accounts is not None and n_accounts != len(group.children):
-            raise UserError(
-                f"the 98 group trailer says {n_accounts} accounts, the group has "
-                f"{len(group.children)}",
-                file=self.file,
-                line=trailer.line,
-                field="98 number of accounts",
-            )
-        declared = _total(t[0] if t else "", "group control total", trailer, self.file)
+        declared, lines = self.trailer("98", "group", "account", total, lines, len(group.children))
         return (declared if declared is not None else total), lines
 
     def account(self, account: Any, group_ccy: str | None, as_of: dt.date) -> tuple[int, int]:
@@ -450,14 +446,7 @@ class Bai2Importer:
         reader.read(model)
         if progress:
             progress(1, 2, "Checked control totals")
-        return ParseResult(
-            format="bai2",
-            accounts=reader.accounts,
-            records=frame_from_rows(reader.rows),
-            problems=reader.problems,
-            checks=reader.checks,
-            rows_total=len(reader.rows) + len(reader.problems),
-        )
+        return reader.result("bai2", len(reader.rows) + len(reader.problems))
 
 
 IMPORTER = Bai2Importer()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from ..models.enums import RecordKind
-from ..money import format_minor
-from .base import Problem
+from ..money import format_minor, to_minor
+from .base import AccountInfo, ParseResult, Problem, frame_from_rows
 
 # Placeholders banks write where a reference is required but there is none.
 PLACEHOLDER_REFS = frozenset({"NONREF", "NOTPROVIDED", "NOT PROVIDED", "NONE", "N/A", "NA", "-"})
@@ -128,3 +129,49 @@ def balance_problem(
         field=field,
         severity=severity,
     )
+
+
+class StatementReader:
+    """What reading one statement file collects: record rows, accounts, bad rows, file checks.
+
+    Each format's reader walks its own structure and appends here: `problems` are rows left out,
+    `checks` the failed balance and control-total checks of the file.
+    """
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.rows: list[dict[str, Any]] = []
+        self.accounts: dict[str, AccountInfo] = {}
+        self.problems: list[Problem] = []
+        self.checks: list[Problem] = []
+
+    def minor_units(
+        self,
+        amount: Decimal,
+        currency: str,
+        what: str,
+        *,
+        line: int | None,
+        field: str,
+        into: list[Problem],
+    ) -> int | None:
+        """`amount` in minor units of `currency`; None, with a problem added to `into` (the rows'
+        problems or the file's checks), when it has more decimals than the currency allows."""
+        try:
+            return to_minor(amount, currency)
+        except ValueError:
+            into.append(
+                Problem(f"{what} has more decimals than {currency} allows", line=line, field=field)
+            )
+            return None
+
+    def result(self, format: str, rows_total: int) -> ParseResult:
+        """The file's `ParseResult` from what was collected."""
+        return ParseResult(
+            format=format,
+            accounts=self.accounts,
+            records=frame_from_rows(self.rows),
+            problems=self.problems,
+            checks=self.checks,
+            rows_total=rows_total,
+        )

@@ -15,16 +15,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import csvutil
-from .base import AccountInfo, ImportOptions, ParseResult, Progress, ensure_columns
-from .csvutil import STRING, Issues
+from . import column_values, csvutil, table_importer
+from .base import AccountInfo, ParseResult, Progress
+from .column_values import Issues
+from .csvutil import STRING
+from .table_importer import ReportImporter
 
 MONEY_STATUSES = frozenset({"settled", "settling", "settlement_pending", "settlement_confirmed"})
 
 
 def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseResult:
     """Parse a transaction search export."""
-    csvutil.report(progress, 0, 2, "Reading Braintree export")
+    table_importer.report(progress, 0, 2, "Reading Braintree export")
     table = csvutil.read_table(path, data)
     find = table.find
     id_h = table.require("Transaction ID", "Transaction ID", "id")
@@ -46,20 +48,18 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     status = table.col(status_h).fillna("").str.strip().str.lower().str.replace(" ", "_")
     skipped = ~status.isin(MONEY_STATUSES).to_numpy(dtype=bool)
     raw_status = table.col(status_h)
-    issues.add(
+    issues.skip(
         skipped,
         status_h,
         lambda i: f"skipped: status {raw_status.iloc[i] or '(none)'} is not settled money",
-        severity="warning",
     )
-    issues.bad |= skipped
 
-    cur = csvutil.currencies(table.col(cur_h), issues, cur_h)
-    exps = csvutil.exponents(cur)
-    amount = csvutil.amounts(table.col(amount_h), exps, issues, amount_h)
+    cur = column_values.currencies(table.col(cur_h), issues, cur_h)
+    exps = column_values.exponents(cur)
+    amount = column_values.amounts(table.col(amount_h), exps, issues, amount_h)
     fee_h = find("Service Fee", "Transaction Fee")
     fee = (
-        csvutil.amounts(table.col(fee_h), exps, issues, fee_h, required=False)
+        column_values.amounts(table.col(fee_h), exps, issues, fee_h, required=False)
         if fee_h
         else pd.Series(pd.array([None] * n, dtype="Int64"))
     )
@@ -76,15 +76,15 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     orig_cur: pd.Series | None = None
     if sub_h and sub_cur_h and sub_h != amount_h and sub_cur_h != cur_h:
         quiet = Issues(table)
-        ocur = csvutil.currencies(table.col(sub_cur_h), quiet, sub_cur_h)
-        oamt = csvutil.amounts(table.col(sub_h), csvutil.exponents(ocur), quiet, sub_h)
+        ocur = column_values.currencies(table.col(sub_cur_h), quiet, sub_cur_h)
+        oamt = column_values.amounts(table.col(sub_h), column_values.exponents(ocur), quiet, sub_h)
         differs = (ocur != cur).fillna(False) & oamt.notna()
         orig_amount = (oamt.abs() * sign).where(differs)
         orig_cur = ocur.where(differs)
 
-    csvutil.report(progress, 1, 2, "Converting dates")
+    table_importer.report(progress, 1, 2, "Converting dates")
     stamp_h = created_h or settled_h or ""
-    _created_day, occurred = csvutil.local_datetimes(
+    _created_day, occurred = column_values.local_datetimes(
         table.col(stamp_h),
         None,
         None,
@@ -94,7 +94,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
         date_format=None,
     )
     if settled_h:
-        booked, _ = csvutil.local_datetimes(
+        booked, _ = column_values.local_datetimes(
             table.col(settled_h).fillna(table.col(created_h)),
             None,
             None,
@@ -110,7 +110,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     merchant = table.col(merchant_h).fillna("default")
     payout_ref: pd.Series | None = None
     if disb_h:
-        disb, _ = csvutil.local_datetimes(
+        disb, _ = column_values.local_datetimes(
             table.col(disb_h),
             None,
             None,
@@ -123,7 +123,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
         payout_ref = ("disb-" + day_text + "-" + merchant).where(disb.notna())
     first, last = table.col(find("Customer First Name")), table.col(find("Customer Last Name"))
     person = (first.fillna("") + " " + last.fillna("")).str.strip()
-    counterparty = csvutil.first_of(
+    counterparty = column_values.first_of(
         person.mask(person == "", None),
         table.col(find("Customer Company")),
         table.col(find("Customer Email")),
@@ -160,7 +160,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
         "ref_charge": table.col(find("Refunded Transaction ID", "Refunded Transaction")),
         "ref_customer": table.col(find("Customer ID")),
     }
-    frame = csvutil.finish(records, issues)
+    frame = table_importer.finish(records, issues)
     accounts: dict[str, AccountInfo] = {}
     for key, part in frame.groupby("account"):
         curs = pd.unique(part["currency"].dropna())
@@ -173,24 +173,17 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
             account_number=m,
             currency=str(curs[0]) if len(curs) == 1 else None,
         )
-    csvutil.report(progress, 2, 2, "Read Braintree export")
-    return ParseResult(
-        format="braintree",
-        accounts=accounts,
-        records=ensure_columns(frame),
-        problems=issues.sorted(),
-        rows_total=n,
-    )
+    table_importer.report(progress, 2, 2, "Read Braintree export")
+    return table_importer.result("braintree", frame, accounts, issues, n)
 
 
-class BraintreeImporter:
+class BraintreeImporter(ReportImporter):
     """Braintree transaction search export."""
 
     name = "braintree"
     label = "Braintree transaction search export"
 
-    def sniff(self, head: bytes, filename: str) -> int:
-        names = set(csvutil.header_names(head))
+    def score(self, names: set[str]) -> int:
         if {"transaction id", "transaction type", "transaction status"} <= names and names & {
             "settlement amount",
             "amount submitted for settlement",
@@ -199,10 +192,5 @@ class BraintreeImporter:
             return 95
         return 0
 
-    def parse(
-        self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
-    ) -> ParseResult:
-        return parse(path, data, progress)
 
-
-IMPORTER = BraintreeImporter()
+IMPORTER = BraintreeImporter(parse)

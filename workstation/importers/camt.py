@@ -20,8 +20,16 @@ from lxml import etree
 
 from ..errors import UserError
 from ..money import to_minor
-from .bankcommon import account_number, add_refs, balance_problem, bank_kind, clean_ref, clean_text
-from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress, frame_from_rows
+from .bankcommon import (
+    StatementReader,
+    account_number,
+    add_refs,
+    balance_problem,
+    bank_kind,
+    clean_ref,
+    clean_text,
+)
+from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress
 
 # Message element -> (statement element, message name).
 _MESSAGES = {
@@ -114,15 +122,8 @@ def _creation_date(text: str | None) -> dt.date | None:
         return None
 
 
-class _Reader:
+class _Reader(StatementReader):
     """Walks one camt document and collects rows, accounts and problems."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.rows: list[dict[str, Any]] = []
-        self.accounts: dict[str, AccountInfo] = {}
-        self.problems: list[Problem] = []
-        self.checks: list[Problem] = []
 
     # -- values -------------------------------------------------------------------------------
 
@@ -230,16 +231,15 @@ class _Reader:
                 )
             )
             return
-        try:
-            minor = to_minor(amount, ccy)
-        except ValueError:
-            self.problems.append(
-                Problem(
-                    f"amount {amt_el.text.strip()} {ccy} has more decimals than {ccy} allows",
-                    line=amt_el.sourceline,
-                    field="Ntry/Amt",
-                )
-            )
+        minor = self.minor_units(
+            amount,
+            ccy,
+            f"amount {amt_el.text.strip()} {ccy}",
+            line=amt_el.sourceline,
+            field="Ntry/Amt",
+            into=self.problems,
+        )
+        if minor is None:
             return
         # CdtDbtInd is the direction of this booking; RvslInd only says it reverses an earlier
         # opposite booking (a returned credit is DBIT + RvslInd=true), so it never flips the sign.
@@ -352,16 +352,15 @@ class _Reader:
         if el is None:
             return None
         amount, ccy = self.amount(el, "Bal/Amt")
-        try:
-            minor = to_minor(amount, ccy)
-        except ValueError:
-            self.checks.append(
-                Problem(
-                    f"{code} balance {amount} {ccy} has more decimals than {ccy} allows",
-                    line=el.sourceline,
-                    field="Bal/Amt",
-                )
-            )
+        minor = self.minor_units(
+            amount,
+            ccy,
+            f"{code} balance {amount} {ccy}",
+            line=el.sourceline,
+            field="Bal/Amt",
+            into=self.checks,
+        )
+        if minor is None:
             return None
         if (_text(bal, "CdtDbtInd") or "CRDT").upper() == "DBIT":
             minor = -minor
@@ -467,14 +466,7 @@ class CamtImporter:
         if progress:
             progress(1, 2, "Checking balances")
         rows_total = len(reader.rows) + sum(1 for p in reader.problems if p.severity == "error")
-        return ParseResult(
-            format=kind,
-            accounts=reader.accounts,
-            records=frame_from_rows(reader.rows),
-            problems=reader.problems,
-            checks=reader.checks,
-            rows_total=rows_total,
-        )
+        return reader.result(kind, rows_total)
 
 
 IMPORTER = CamtImporter()

@@ -22,8 +22,16 @@ import mt940
 
 from ..errors import UserError
 from ..money import format_minor, parse_decimal, to_minor
-from .bankcommon import account_number, add_refs, balance_problem, bank_kind, clean_ref, clean_text
-from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress, frame_from_rows
+from .bankcommon import (
+    StatementReader,
+    account_number,
+    add_refs,
+    balance_problem,
+    bank_kind,
+    clean_ref,
+    clean_text,
+)
+from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress
 from .text import decode
 
 _TAG = re.compile(r"^:(?P<tag>[0-9]{2}[A-Z]?|NS):(?P<value>.*)$")
@@ -307,14 +315,11 @@ def _minor(amount: Decimal, currency: str, file: str, line: int, field: str) -> 
         raise UserError(str(exc), file=file, line=line, field=field) from exc
 
 
-class _Reader:
+class _Reader(StatementReader):
     """Turns pre-processed statements into rows, accounts and checks."""
 
     def __init__(self, file: str) -> None:
-        self.file = file
-        self.rows: list[dict[str, Any]] = []
-        self.accounts: dict[str, AccountInfo] = {}
-        self.checks: list[Problem] = []
+        super().__init__(file)
         self.interim = False
 
     def statement(self, block: _Block) -> None:
@@ -512,13 +517,7 @@ class Mt940Importer:
             if progress:
                 progress(i, len(blocks), "Reading statements")
             reader.statement(block)
-        return ParseResult(
-            format="mt942" if reader.interim else "mt940",
-            accounts=reader.accounts,
-            records=frame_from_rows(reader.rows),
-            checks=reader.checks,
-            rows_total=len(reader.rows),
-        )
+        return reader.result("mt942" if reader.interim else "mt940", len(reader.rows))
 
 
 IMPORTER = Mt940Importer()

@@ -22,8 +22,15 @@ from ofxparse.ofxparse import OfxPreprocessedFile, soup_maker
 
 from ..errors import UserError
 from ..money import parse_decimal, to_minor
-from .bankcommon import add_refs, bank_kind, clean_ref, clean_text, mask_card_number
-from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress, frame_from_rows
+from .bankcommon import (
+    StatementReader,
+    add_refs,
+    bank_kind,
+    clean_ref,
+    clean_text,
+    mask_card_number,
+)
+from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress
 from .text import decode
 
 _DATE = re.compile(
@@ -103,15 +110,11 @@ def _amount(raw: str) -> Decimal:
     return parse_decimal(text, decimal_comma="," in text and "." not in text)
 
 
-class _Reader:
+class _Reader(StatementReader):
     """Reads the statements of one OFX tree."""
 
     def __init__(self, file: str) -> None:
-        self.file = file
-        self.rows: list[dict[str, Any]] = []
-        self.accounts: dict[str, AccountInfo] = {}
-        self.problems: list[Problem] = []
-        self.checks: list[Problem] = []
+        super().__init__(file)
         self.bad_rows = 0
 
     def fatal(self, message: str, line: int | None, field: str) -> UserError:
@@ -227,17 +230,16 @@ class _Reader:
         line_ccy = (_leaf(cur_el, "cursym")[0] or "").upper() or currency
         if line_ccy is None:  # pragma: no cover - statement() resolves a currency first
             raise self.fatal("no currency for this line", line, "CURDEF")
-        try:
-            minor = to_minor(amount, line_ccy)
-        except ValueError:
+        minor = self.minor_units(
+            amount,
+            line_ccy,
+            f"amount {raw_amount}",
+            line=amount_line,
+            field="TRNAMT",
+            into=self.problems,
+        )
+        if minor is None:
             self.bad_rows += 1
-            self.problems.append(
-                Problem(
-                    f"amount {raw_amount} has more decimals than {line_ccy} allows",
-                    line=amount_line,
-                    field="TRNAMT",
-                )
-            )
             return None
         fitid = clean_ref(_leaf(txn, "fitid")[0])
         name = _leaf(txn, "name")[0] or _leaf(txn.find("payee"), "name")[0]
@@ -371,14 +373,7 @@ class OfxImporter:
                 reader.check_running_balance(
                     stmt, reader.rows[first]["account"], reader.rows[first:]
                 )
-        return ParseResult(
-            format="ofx",
-            accounts=reader.accounts,
-            records=frame_from_rows(reader.rows),
-            problems=reader.problems,
-            checks=reader.checks,
-            rows_total=len(reader.rows) + reader.bad_rows,
-        )
+        return reader.result("ofx", len(reader.rows) + reader.bad_rows)
 
 
 IMPORTER = OfxImporter()

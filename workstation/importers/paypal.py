@@ -24,9 +24,11 @@ import pandas as pd
 import pyarrow as pa
 
 from ..money import format_minor
-from . import csvutil
-from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress, ensure_columns
-from .csvutil import STRING, Issues, Table
+from . import column_values, csvutil, table_importer
+from .base import ParseResult, Problem, Progress
+from .column_values import Issues
+from .csvutil import STRING, Table
+from .table_importer import ReportImporter, currency_account
 
 # Header names per field (compared normalised: lower case, no accents or punctuation).
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -198,7 +200,7 @@ def _balance_checks(
 
 def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseResult:
     """Parse a PayPal activity or statement CSV."""
-    csvutil.report(progress, 0, 3, "Reading PayPal file")
+    table_importer.report(progress, 0, 3, "Reading PayPal file")
     table = csvutil.read_table(path, data)
     date_h = table.require("date", *FIELDS["date"])
     cur_h = table.require("currency", *FIELDS["currency"])
@@ -214,28 +216,28 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     if status_h:
         status = table.col(status_h).fillna("").str.lower()
         skipped = status.str.contains("|".join(_NOT_MONEY), regex=True).to_numpy(dtype=bool)
-        issues.add(
+        issues.skip(
             skipped,
             status_h,
             lambda i: f"skipped: status {table.col(status_h).iloc[i]} moves no money",
-            severity="warning",
         )
-        issues.bad |= skipped
 
-    csvutil.report(progress, 1, 3, "Converting amounts")
+    table_importer.report(progress, 1, 3, "Converting amounts")
     money_cols = [table.col(h) for h in (gross_h, fee_h, net_h, bal_h) if h]
-    comma = csvutil.guess_decimal_comma(money_cols)
-    cur = csvutil.currencies(table.col(cur_h), issues, cur_h)
-    exps = csvutil.exponents(cur)
-    gross = csvutil.amounts(table.col(gross_h), exps, issues, gross_h, decimal_comma=comma)
+    comma = column_values.guess_decimal_comma(money_cols)
+    cur = column_values.currencies(table.col(cur_h), issues, cur_h)
+    exps = column_values.exponents(cur)
+    gross = column_values.amounts(table.col(gross_h), exps, issues, gross_h, decimal_comma=comma)
     pp_fee = (
-        csvutil.amounts(table.col(fee_h), exps, issues, fee_h, decimal_comma=comma, required=False)
+        column_values.amounts(
+            table.col(fee_h), exps, issues, fee_h, decimal_comma=comma, required=False
+        )
         if fee_h
         else pd.Series(pd.array(np.zeros(n, dtype=np.int64), dtype="Int64"))
     ).fillna(0)
     net = gross + pp_fee
     if net_h:
-        stated = csvutil.amounts(table.col(net_h), exps, issues, net_h, decimal_comma=comma)
+        stated = column_values.amounts(table.col(net_h), exps, issues, net_h, decimal_comma=comma)
         wrong = (stated != net).fillna(False).to_numpy(dtype=bool)
         net_t, gross_t = table.col(net_h), table.col(gross_h)
         fee_t = table.col(fee_h).fillna("0")
@@ -245,7 +247,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
             lambda i: f"net {net_t.iloc[i]} is not gross {gross_t.iloc[i]} + fee {fee_t.iloc[i]}",
         )
     balance = (
-        csvutil.amounts(
+        column_values.amounts(
             table.col(bal_h), exps, Issues(table), bal_h, decimal_comma=comma, required=False
         )
         if bal_h
@@ -254,10 +256,10 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     txn = table.col(txn_h)
     issues.add(txn.isna().to_numpy(dtype=bool), txn_h, "transaction id is missing")
 
-    csvutil.report(progress, 2, 3, "Converting dates")
+    table_importer.report(progress, 2, 3, "Converting dates")
     dates = table.col(date_h)
-    day_first = csvutil.guess_day_first(dates, default=not english)
-    booked, occurred = csvutil.local_datetimes(
+    day_first = column_values.guess_day_first(dates, default=not english)
+    booked, occurred = column_values.local_datetimes(
         dates,
         table.col(_find(table, "time")),
         table.col(zone_h) if zone_h else None,
@@ -269,15 +271,17 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     )
 
     types = table.col(type_h).fillna("")
-    base_kind = csvutil.map_values(types, _kind_of, pa.string()).fillna("other")
+    base_kind = column_values.map_values(types, _kind_of, pa.string()).fillna("other")
     outgoing = (gross < 0).fillna(False)
     kind = base_kind.mask((base_kind == "charge") & outgoing, "other")
-    subject = csvutil.first_of(table.col(_find(table, "subject")), table.col(_find(table, "note")))
+    subject = column_values.first_of(
+        table.col(_find(table, "subject")), table.col(_find(table, "note"))
+    )
     description = types.where(subject.isna(), types + ": " + subject.fillna(""))
     description = description.mask(description == "", None)
     name = table.col(_find(table, "name"))
     from_mail, to_mail = table.col(_find(table, "from")), table.col(_find(table, "to"))
-    counterparty = csvutil.first_of(
+    counterparty = column_values.first_of(
         name,
         table.col(_find(table, "bank")),
         from_mail.where(~outgoing.to_numpy(dtype=bool), to_mail),
@@ -318,33 +322,22 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
         if bal_h
         else []
     )
-    frame = csvutil.finish(records, issues)
+    frame = table_importer.finish(records, issues)
     accounts = {
-        f"paypal-{c}": AccountInfo(
-            key=f"paypal-{c}", kind="psp", provider="paypal", name=f"PayPal {c}", currency=c
-        )
+        f"paypal-{c}": currency_account("paypal", "PayPal", c)
         for c in pd.unique(frame["currency"].dropna())
     }
-    csvutil.report(progress, 3, 3, "Read PayPal file")
-    return ParseResult(
-        format="paypal",
-        accounts=accounts,
-        records=ensure_columns(frame),
-        problems=issues.sorted(),
-        checks=checks,
-        rows_total=n,
-    )
+    table_importer.report(progress, 3, 3, "Read PayPal file")
+    return table_importer.result("paypal", frame, accounts, issues, n, checks=checks)
 
 
-class PayPalImporter:
+class PayPalImporter(ReportImporter):
     """PayPal activity / statement CSV."""
 
     name = "paypal"
     label = "PayPal activity download or statement CSV"
 
-    def sniff(self, head: bytes, filename: str) -> int:
-        names = set(csvutil.header_names(head))
-
+    def score(self, names: set[str]) -> int:
         def has(field: str) -> bool:
             return any(csvutil.norm(c) in names for c in FIELDS[field])
 
@@ -354,10 +347,5 @@ class PayPalImporter:
             return 95
         return 0
 
-    def parse(
-        self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
-    ) -> ParseResult:
-        return parse(path, data, progress)
 
-
-IMPORTER = PayPalImporter()
+IMPORTER = PayPalImporter(parse)

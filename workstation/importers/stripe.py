@@ -26,17 +26,11 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import UserError
-from . import csvutil
-from .base import (
-    AccountInfo,
-    ImportOptions,
-    ParseResult,
-    Problem,
-    Progress,
-    ensure_columns,
-    frame_from_rows,
-)
-from .csvutil import STRING, Issues, Table
+from . import column_values, csvutil, table_importer
+from .base import ImportOptions, ParseResult, Problem, Progress, frame_from_rows
+from .column_values import Issues
+from .csvutil import STRING, Table
+from .table_importer import ReportImporter, currency_account
 
 KIND_BY_CATEGORY = {
     "charge": "charge",
@@ -84,15 +78,9 @@ KIND_BY_CATEGORY = {
 _OBJECT_RE = re.compile(rb'"object"\s*:\s*"([a-z_]+)"')
 
 
-def _account(cur: str) -> AccountInfo:
-    return AccountInfo(
-        key=f"stripe-{cur}", kind="psp", provider="stripe", name=f"Stripe {cur}", currency=cur
-    )
-
-
 def _kinds(category: pd.Series, description: pd.Series) -> pd.Series:
     """RecordKind per line; legacy `adjustment` lines that are chargebacks become disputes."""
-    kind = csvutil.map_values(
+    kind = column_values.map_values(
         category, lambda v: KIND_BY_CATEGORY.get(v.strip().lower(), "other"), pa.string()
     ).fillna("other")
     adj = (kind == "adjustment").to_numpy(dtype=bool)
@@ -119,7 +107,7 @@ def _metadata_order(table: Table) -> str | None:
 
 def parse_report(path: Path, data: bytes, progress: Progress | None = None) -> ParseResult:
     """A Stripe CSV report (any of the layouts in the module docstring)."""
-    csvutil.report(progress, 0, 4, "Reading Stripe report")
+    table_importer.report(progress, 0, 4, "Reading Stripe report")
     table = csvutil.read_table(path, data)
     find = table.find
     id_h = table.require("balance transaction id", "balance_transaction_id", "id")
@@ -143,18 +131,18 @@ def parse_report(path: Path, data: bytes, progress: Progress | None = None) -> P
     cf_cur_h = find("customer_facing_currency")
 
     issues = Issues(table)
-    csvutil.report(progress, 1, 4, "Converting amounts")
-    cur = csvutil.currencies(table.values(cur_h), issues, cur_h)
-    exps = csvutil.exponents(cur)
-    gross = csvutil.amounts(table.values(gross_h), exps, issues, gross_h)
+    table_importer.report(progress, 1, 4, "Converting amounts")
+    cur = column_values.currencies(table.values(cur_h), issues, cur_h)
+    exps = column_values.exponents(cur)
+    gross = column_values.amounts(table.values(gross_h), exps, issues, gross_h)
     fee = (
-        csvutil.amounts(table.values(fee_h), exps, issues, fee_h, required=False).fillna(0)
+        column_values.amounts(table.values(fee_h), exps, issues, fee_h, required=False).fillna(0)
         if fee_h
         else pd.Series(pd.array(np.zeros(len(table), dtype=np.int64), dtype="Int64"))
     )
     expected_net = gross - fee
     if net_h:
-        net = csvutil.amounts(table.values(net_h), exps, issues, net_h)
+        net = column_values.amounts(table.values(net_h), exps, issues, net_h)
         wrong = (net != expected_net).fillna(False).to_numpy(dtype=bool)
         if wrong.any():
             g_t, f_t, n_t = (
@@ -170,15 +158,17 @@ def parse_report(path: Path, data: bytes, progress: Progress | None = None) -> P
     ids = table.col(id_h)
     issues.add(ids.isna().to_numpy(dtype=bool), id_h, "balance transaction id is missing")
 
-    csvutil.report(progress, 2, 4, "Converting dates")
-    created = csvutil.iso_timestamps(table.values(created_h), issues, created_h)
-    booked = csvutil.utc_dates(created)
+    table_importer.report(progress, 2, 4, "Converting dates")
+    created = column_values.iso_timestamps(table.values(created_h), issues, created_h)
+    booked = column_values.utc_dates(created)
     value_on = None
     if avail_h:
-        available = csvutil.iso_timestamps(table.values(avail_h), issues, avail_h, required=False)
-        value_on = csvutil.utc_dates(available)
+        available = column_values.iso_timestamps(
+            table.values(avail_h), issues, avail_h, required=False
+        )
+        value_on = column_values.utc_dates(available)
 
-    csvutil.report(progress, 3, 4, "Collecting references")
+    table_importer.report(progress, 3, 4, "Collecting references")
     description = table.col(desc_h)
     kind = (
         _kinds(table.values(cat_h), description)
@@ -197,9 +187,13 @@ def parse_report(path: Path, data: bytes, progress: Progress | None = None) -> P
     if cf_amount_h and cf_cur_h:
         quiet = Issues(table)  # a bad customer-facing amount does not make the line unusable
         ocur = table.col(cf_cur_h).str.upper()
-        ocur = ocur.where(ocur.isin(csvutil.KNOWN_CURRENCIES).fillna(False))
-        oamt = csvutil.amounts(
-            table.col(cf_amount_h), csvutil.exponents(ocur), quiet, cf_amount_h, required=False
+        ocur = ocur.where(ocur.isin(column_values.KNOWN_CURRENCIES).fillna(False))
+        oamt = column_values.amounts(
+            table.col(cf_amount_h),
+            column_values.exponents(ocur),
+            quiet,
+            cf_amount_h,
+            required=False,
         )
         differs = (ocur != cur).fillna(False) & oamt.notna()
         orig_amount = oamt.where(differs)
@@ -220,7 +214,7 @@ def parse_report(path: Path, data: bytes, progress: Progress | None = None) -> P
         "orig_amount_minor": orig_amount,
         "orig_currency": orig_cur,
         "kind": kind,
-        "counterparty": csvutil.first_of(table.col(cname_h), table.col(cemail_h)),
+        "counterparty": column_values.first_of(table.col(cname_h), table.col(cemail_h)),
         "description": description,
         "payout_ref": payout_ref,
         "raw": table.raw(),
@@ -230,15 +224,18 @@ def parse_report(path: Path, data: bytes, progress: Progress | None = None) -> P
         "ref_source": ref_source,
         "ref_invoice": table.col(invoice_h),
     }
-    frame = csvutil.finish(records, issues)
-    accounts = {f"stripe-{c}": _account(c) for c in pd.unique(frame["currency"].dropna())}
-    csvutil.report(progress, 4, 4, "Read Stripe report")
-    return ParseResult(
-        format="stripe",
-        accounts=accounts,
-        records=ensure_columns(frame),
-        problems=issues.sorted(),
-        rows_total=len(table),
+    frame = table_importer.finish(records, issues)
+    accounts = {
+        f"stripe-{c}": currency_account("stripe", "Stripe", c)
+        for c in pd.unique(frame["currency"].dropna())
+    }
+    table_importer.report(progress, 4, 4, "Read Stripe report")
+    return table_importer.result(
+        "stripe",
+        frame,
+        accounts,
+        issues,
+        len(table),
         tokenise_external_id=False,  # txn_ ids are never quoted by banks or shops
     )
 
@@ -269,7 +266,7 @@ def _stamp(value: Any) -> pd.Timestamp | None:
 
 def _api_record(obj: dict[str, Any], line: int) -> dict[str, Any]:
     cur = str(obj.get("currency") or "").upper()
-    if cur not in csvutil.KNOWN_CURRENCIES:
+    if cur not in column_values.KNOWN_CURRENCIES:
         raise ValueError(f"unknown currency {obj.get('currency')!r}")
     created = _stamp(obj.get("created"))
     if created is None:
@@ -357,7 +354,7 @@ def parse_json(path: Path, data: bytes) -> ParseResult:
     curs = sorted({r["currency"] for r in rows})
     return ParseResult(
         format="stripe",
-        accounts={f"stripe-{c}": _account(c) for c in curs},
+        accounts={f"stripe-{c}": currency_account("stripe", "Stripe", c) for c in curs},
         records=frame_from_rows(rows),
         problems=problems,
         rows_total=len(rows) + sum(1 for p in problems if p.severity == "error"),
@@ -377,16 +374,13 @@ def _sniff_json(head: bytes) -> int:
     return 95 if kinds & {"balance_transaction", "payout"} else 0
 
 
-class StripeImporter:
+class StripeImporter(ReportImporter):
     """Stripe CSV reports and API JSON."""
 
     name = "stripe"
     label = "Stripe report (balance history, itemized reconciliation) or API JSON"
 
-    def sniff(self, head: bytes, filename: str) -> int:
-        if head.lstrip()[:1] in (b"{", b"["):
-            return _sniff_json(head)
-        names = set(csvutil.header_names(head))
+    def score(self, names: set[str]) -> int:
         if {"balance transaction id", "currency", "gross", "net"} <= names:
             return 95
         if {"id", "type", "amount", "fee", "net", "currency"} <= names and (
@@ -395,12 +389,17 @@ class StripeImporter:
             return 90
         return 0
 
+    def sniff(self, head: bytes, filename: str) -> int:
+        if head.lstrip()[:1] in (b"{", b"["):
+            return _sniff_json(head)
+        return super().sniff(head, filename)
+
     def parse(
         self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
     ) -> ParseResult:
         if data.lstrip()[:1] in (b"{", b"["):
             return parse_json(path, data)
-        return parse_report(path, data, progress)
+        return super().parse(path, data, options, progress)
 
 
-IMPORTER = StripeImporter()
+IMPORTER = StripeImporter(parse_report)

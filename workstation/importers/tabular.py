@@ -26,9 +26,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from . import csvutil
-from .base import RECORD_COLUMNS, AccountInfo, ImportOptions, ParseResult, Progress, ensure_columns
-from .csvutil import STRING, Issues, Table
+from . import column_values, csvutil, table_importer
+from .base import RECORD_COLUMNS, AccountInfo, ImportOptions, ParseResult, Progress
+from .column_values import Issues
+from .csvutil import STRING, Table
 
 # Field -> header names tried in order (compared normalised).
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
@@ -249,7 +250,7 @@ def _date_format(values: pd.Series, path: Path, header: str) -> str | None:
     best: tuple[float, str | None] = (float(iso.notna().mean()), None)
     if best[0] == 1.0:
         return None
-    day_first = csvutil.guess_day_first(sample, default=True)
+    day_first = column_values.guess_day_first(sample, default=True)
     candidates = list(_DATE_FORMATS)
     for sep in "/-":
         d, m = ("%d", "%m") if day_first else ("%m", "%d")
@@ -286,7 +287,7 @@ def parse(
 ) -> ParseResult:
     """Parse a CSV/XLSX table with automatic or profile mapping."""
     profile = options.profile or {}
-    csvutil.report(progress, 0, 3, "Reading table")
+    table_importer.report(progress, 0, 3, "Reading table")
     if profile.get("sheet") is not None and csvutil.is_xlsx(data[:4096]):
         table = csvutil.read_xlsx(path, data, profile["sheet"])
     else:
@@ -323,29 +324,23 @@ def parse(
         status = col(status_h).fillna("")
         skipped = status.str.contains(_NOT_MONEY.pattern, regex=True, flags=re.IGNORECASE)
         skip = skipped.to_numpy(dtype=bool)
-        issues.add(
-            skip,
-            status_h,
-            lambda i: f"skipped: status {status.iloc[i]}",
-            severity="warning",
-        )
-        issues.bad |= skip
+        issues.skip(skip, status_h, lambda i: f"skipped: status {status.iloc[i]}")
 
-    csvutil.report(progress, 1, 3, "Converting amounts")
+    table_importer.report(progress, 1, 3, "Converting amounts")
     cur_h = mapping.get("currency")
-    cur = csvutil.currencies(
+    cur = column_values.currencies(
         col(cur_h) if cur_h else pd.Series(pd.array([None] * n, dtype=STRING)),
         issues,
         cur_h or "currency",
         default=str(default_cur).upper() if default_cur else None,
     )
-    exps = csvutil.exponents(cur)
+    exps = column_values.exponents(cur)
     money_headers = [mapping[k] for k in ("amount", "debit", "credit", "fee_minor") if k in mapping]
     comma = profile.get("decimal_comma")
     if comma is None:
-        comma = csvutil.guess_decimal_comma([col(h) for h in money_headers])
+        comma = column_values.guess_decimal_comma([col(h) for h in money_headers])
     if "amount" in mapping:
-        amount = csvutil.amounts(
+        amount = column_values.amounts(
             col(mapping["amount"]), exps, issues, mapping["amount"], decimal_comma=bool(comma)
         )
     else:
@@ -353,7 +348,9 @@ def parse(
         for key in ("debit", "credit"):
             h = mapping.get(key)
             parts.append(
-                csvutil.amounts(col(h), exps, issues, h, decimal_comma=bool(comma), required=False)
+                column_values.amounts(
+                    col(h), exps, issues, h, decimal_comma=bool(comma), required=False
+                )
                 .abs()
                 .fillna(0)
                 if h
@@ -367,7 +364,7 @@ def parse(
         issues.add(~present, mapping.get("credit") or mapping.get("debit"), "amount is missing")
     fee = None
     if "fee_minor" in mapping:
-        fee = csvutil.amounts(
+        fee = column_values.amounts(
             col(mapping["fee_minor"]),
             exps,
             issues,
@@ -376,11 +373,11 @@ def parse(
             required=False,
         ).abs()
 
-    csvutil.report(progress, 2, 3, "Converting dates")
+    table_importer.report(progress, 2, 3, "Converting dates")
     date_h = mapping["booked_on"]
     fmt = profile.get("date_format") or _date_format(col(date_h), path, date_h)
     zone = str(profile.get("timezone") or "UTC")
-    booked, occurred = csvutil.local_datetimes(
+    booked, occurred = column_values.local_datetimes(
         col(date_h),
         None,
         None,
@@ -393,7 +390,7 @@ def parse(
     has_time = bool(col(date_h).str.contains(r"\d:\d", regex=True, na=False).any())
     value_on = None
     if "value_on" in mapping:
-        value_on, _ = csvutil.local_datetimes(
+        value_on, _ = column_values.local_datetimes(
             col(mapping["value_on"]),
             None,
             None,
@@ -438,7 +435,7 @@ def parse(
             records[key] = col(header)
     if kind == "order" and external is not None:
         records["ref_order"] = external
-    frame = csvutil.finish(records, issues)
+    frame = table_importer.finish(records, issues)
     order = kind == "order"
     account = AccountInfo(
         key="table",
@@ -447,14 +444,8 @@ def parse(
         name=str(profile.get("source_name") or ("Shop orders" if order else "Imported table")),
         currency=str(default_cur).upper() if default_cur else None,
     )
-    csvutil.report(progress, 3, 3, "Read table")
-    return ParseResult(
-        format="tabular",
-        accounts={"table": account},
-        records=ensure_columns(frame),
-        problems=issues.sorted(),
-        rows_total=n,
-    )
+    table_importer.report(progress, 3, 3, "Read table")
+    return table_importer.result("tabular", frame, {"table": account}, issues, n)
 
 
 class TabularImporter:

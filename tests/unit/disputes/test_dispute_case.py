@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from workstation.db import Database
 from workstation.models import Dispute
-from workstation.services.disputes.case import case_view, ce3_eligibility
+from workstation.services.disputes.agent_actions import add_note
+from workstation.services.disputes.case import case_view
+from workstation.services.disputes.ce3 import ce3_eligibility
 from workstation.services.disputes.evidence import add_evidence, save_draft
-from workstation.services.disputes.intake import add_note, upsert_disputes
+from workstation.services.disputes.intake import upsert_disputes
 from workstation.services.imports.file_import import import_file
 
 from .conftest import StoreRows, make_pdf, record

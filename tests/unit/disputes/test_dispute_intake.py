@@ -277,7 +277,7 @@ def test_older_export_does_not_move_a_case_back(db: Database, stripe_variant: An
 
 def test_adyen_lifecycle_and_comment_dedupe(db: Database) -> None:
     def obs(code: str, day: int, **extra: Any) -> dict[str, Any]:
-        from workstation.importers.disputes import _adyen_notification
+        from workstation.importers.dispute_json import adyen_notification
 
         item = {
             "eventCode": code,
@@ -289,7 +289,7 @@ def test_adyen_lifecycle_and_comment_dedupe(db: Database) -> None:
             "additionalData": {"chargebackReasonCode": "13.1", "chargebackSchemeCode": "visa"},
         }
         item["additionalData"].update(extra)
-        d = _adyen_notification(item, day)
+        d = adyen_notification(item, day)
         assert d is not None
         return d
 

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import Dispute, DisputeLink, Record
-from workstation.services.disputes.intake import link_disputes, money_trail
+from workstation.services.disputes.linking import link_disputes
+from workstation.services.disputes.money_trail import money_trail
 from workstation.services.imports.file_import import import_file
 
 from .conftest import STRIPE_CHARGE, STRIPE_ID, StoreRows, record

@@ -13,15 +13,9 @@ from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import Dispute, DisputeEvent, User
 from workstation.services.common.users import ensure_user
-from workstation.services.disputes.queue import (
-    QueueFilters,
-    assign,
-    claim_next,
-    count_disputes,
-    countdown,
-    due_state,
-    list_disputes,
-)
+from workstation.services.disputes.assignment import assign, claim_next
+from workstation.services.disputes.deadlines import countdown, due_state
+from workstation.services.disputes.queue import QueueFilters, count_disputes, list_disputes
 
 NOW = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)
 

@@ -15,16 +15,14 @@ from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import DisputeEvent, Evidence, EvidenceBlob
 from workstation.services.disputes.evidence import (
-    XLSX,
     add_evidence,
     add_evidence_file,
     preview,
     remove_evidence,
-    safe_file_name,
     save_draft,
     set_evidence_kind,
-    text_of,
 )
+from workstation.services.disputes.evidence_content import XLSX, safe_file_name, text_of
 from workstation.services.disputes.intake import upsert_disputes
 from workstation.services.disputes.package import mark_submitted
 

@@ -7,16 +7,16 @@ from collections.abc import Iterator
 import pytest
 
 from workstation.db import Database
-from workstation.services.analytics import kpis
+from workstation.services.analytics import catalogue
 
 from .handmade import build
 
 
 @pytest.fixture(autouse=True)
 def fresh_cache() -> Iterator[None]:
-    kpis.clear_cache()
+    catalogue.clear_cache()
     yield
-    kpis.clear_cache()
+    catalogue.clear_cache()
 
 
 @pytest.fixture

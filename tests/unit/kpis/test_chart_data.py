@@ -9,13 +9,13 @@ import pytest
 
 from workstation.db import Database
 from workstation.errors import UserError
-from workstation.services.analytics import charts
+from workstation.services.analytics import catalogue, charts, periods
 
 from .handmade import MARCH
 
 
 def test_registry() -> None:
-    assert charts.chart_names() == [
+    assert catalogue.chart_names() == [
         "chargeback_ratio",
         "win_rate_by_category",
         "unmatched_ageing",
@@ -26,8 +26,8 @@ def test_registry() -> None:
 
 def test_every_chart_has_consistent_series(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        for name in charts.chart_names():
-            data = charts.chart_data(s, name, *MARCH)
+        for name in catalogue.chart_names():
+            data = catalogue.chart_data(s, name, *MARCH)
             assert data.name == name and data.series and not data.is_empty()
             assert len(data.x) == len(data.x_labels)
             for series in data.series:
@@ -41,8 +41,8 @@ def test_every_chart_has_consistent_series(kpi_db: Database) -> None:
 
 def test_chargeback_ratio_points_and_thresholds(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        data = charts.chart_data(s, "chargeback_ratio", *MARCH)
-    assert data.x[-1] == dt.date(2026, 3, 1) and len(data.x) == charts.TREND_MONTHS
+        data = catalogue.chart_data(s, "chargeback_ratio", *MARCH)
+    assert data.x[-1] == dt.date(2026, 3, 1) and len(data.x) == periods.TREND_MONTHS
     series = {s.name: s for s in data.series}
     assert series["Visa VAMP"].values[-1] == 1
     assert series["Visa VAMP"].labels[-1] == (
@@ -56,13 +56,15 @@ def test_chargeback_ratio_points_and_thresholds(kpi_db: Database) -> None:
     assert set(series["VAMP threshold"].values) == {Decimal("0.022")}
     assert set(series["HECM 3.0 %"].values) == {Decimal("0.03")}
     with kpi_db.session() as s:
-        later = charts.chart_data(s, "chargeback_ratio", dt.date(2026, 4, 1), dt.date(2026, 4, 30))
+        later = catalogue.chart_data(
+            s, "chargeback_ratio", dt.date(2026, 4, 1), dt.date(2026, 4, 30)
+        )
     assert {s.name: s for s in later.series}["VAMP threshold"].values[-1] == Decimal("0.015")
 
 
 def test_unmatched_ageing_drill(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        data = charts.chart_data(s, "unmatched_ageing", *MARCH)
+        data = catalogue.chart_data(s, "unmatched_ageing", *MARCH)
     assert data.x == ["0-2", "3-7", "8-30", ">30"] and data.kind == "stacked_bars"
     adyen = next(s for s in data.series if s.name == "Adyen EUR")
     assert adyen.values == [Decimal("0.00"), Decimal("0.00"), Decimal("350.00"), Decimal("0.00")]
@@ -76,9 +78,9 @@ def test_unmatched_ageing_drill(kpi_db: Database) -> None:
 
 def test_win_rate_fees_and_match_rate(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        win = charts.chart_data(s, "win_rate_by_category", *MARCH)
-        fees = charts.chart_data(s, "fees_by_psp", *MARCH)
-        rate = charts.chart_data(s, "match_rate", *MARCH)
+        win = catalogue.chart_data(s, "win_rate_by_category", *MARCH)
+        fees = catalogue.chart_data(s, "fees_by_psp", *MARCH)
+        rate = catalogue.chart_data(s, "match_rate", *MARCH)
     w = dict(zip(win.x, win.series[0].values, strict=True))
     assert w["fraud"] == Decimal(1) / Decimal(3) and w["consumer_dispute"] is None
     i = win.x.index("fraud")
@@ -101,9 +103,9 @@ def test_win_rate_fees_and_match_rate(kpi_db: Database) -> None:
 def test_bad_requests(kpi_db: Database) -> None:
     with kpi_db.session() as s:
         with pytest.raises(UserError, match="no chart named"):
-            charts.chart_data(s, "pie", *MARCH)
+            catalogue.chart_data(s, "pie", *MARCH)
         with pytest.raises(UserError, match="before it starts"):
-            charts.chart_data(s, "match_rate", MARCH[1], MARCH[0])
+            catalogue.chart_data(s, "match_rate", MARCH[1], MARCH[0])
 
 
 def test_percent_display() -> None:

@@ -9,7 +9,8 @@ from sqlalchemy import func, select, text
 from workstation.db import Database
 from workstation.importers.base import AccountInfo, ParseResult, frame_from_rows
 from workstation.models import KpiRollup
-from workstation.services.analytics import kpis, rollups
+from workstation.services.analytics import catalogue, reconciliation, rollups, settlement
+from workstation.services.analytics.cache import CACHE
 from workstation.services.imports.file_import import undo_batch
 from workstation.services.imports.ingest import store
 
@@ -18,7 +19,7 @@ from .handmade import MARCH
 
 def _shop_count(db: Database) -> int:
     with db.session() as s:
-        df = kpis.match_rate(s, *MARCH)
+        df = reconciliation.match_rate(s, *MARCH)
     return int(df.loc[df["source"] == "Shop", "records"].iloc[0])
 
 
@@ -33,7 +34,7 @@ def test_rollups_are_built_once_and_kept(kpi_db: Database) -> None:
 
 
 def test_cache_hits_until_the_data_changes(kpi_db: Database) -> None:
-    cache = rollups.CACHE
+    cache = CACHE
     assert _shop_count(kpi_db) == 5
     misses = cache.misses
     assert _shop_count(kpi_db) == 5
@@ -62,22 +63,22 @@ def test_cache_hits_until_the_data_changes(kpi_db: Database) -> None:
 
 def test_match_state_changes_are_seen_live(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        before = kpis.match_rate(s, *MARCH)
+        before = reconciliation.match_rate(s, *MARCH)
     with kpi_db.session() as s:
         s.execute(text("UPDATE records SET match_state = 'matched' WHERE external_id = 'ORD-4'"))
-    kpis.clear_cache()  # a raw UPDATE bypasses the audit trail that moves the data version
+    catalogue.clear_cache()  # a raw UPDATE bypasses the audit trail that moves the data version
     with kpi_db.session() as s:
-        after = kpis.match_rate(s, *MARCH)
+        after = reconciliation.match_rate(s, *MARCH)
     shop = lambda df: df[df["source"] == "Shop"].iloc[0]  # noqa: E731
     assert (shop(before)["reconciled"], shop(after)["reconciled"]) == (3, 4)
 
 
 def test_dashboard_pins_one_version(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        kpis.dashboard(s, *MARCH)
-        misses = rollups.CACHE.misses
-        kpis.dashboard(s, *MARCH)
-    assert rollups.CACHE.misses == misses
+        catalogue.dashboard(s, *MARCH)
+        misses = CACHE.misses
+        catalogue.dashboard(s, *MARCH)
+    assert CACHE.misses == misses
 
 
 def test_methods_from_malformed_raw_do_not_break_rollups(db: Database) -> None:
@@ -99,5 +100,5 @@ def test_methods_from_malformed_raw_do_not_break_rollups(db: Database) -> None:
     with db.session() as s:
         store(s, result, file_name="x.csv", sha256="x", actor="tester")
     with db.session() as s:
-        fees = kpis.fees(s, *MARCH)
+        fees = settlement.fees(s, *MARCH)
     assert fees["method"].tolist() == ["all"] and fees["gross_minor"].tolist() == [1000]

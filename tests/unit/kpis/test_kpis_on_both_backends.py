@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 from workstation.db import Database
-from workstation.services.analytics import kpis, rollups
+from workstation.services.analytics import catalogue, rollups
 
 from .handmade import MARCH, build
 
@@ -15,7 +15,7 @@ def test_kpis_agree_on_both_backends(any_db: Database) -> None:
     build(any_db)
     now = dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC)
     with any_db.session() as s:
-        dash = kpis.dashboard(s, *MARCH, now=now)
+        dash = catalogue.dashboard(s, *MARCH, now=now)
         assert rollups.ensure_rollups(s) == 0  # built (and kept) by the first call
     fees = {(r["psp"], r["method"]): r["rate"] for r in dash.fees.to_dict("records")}
     assert fees[("stripe", "visa")] == Decimal(800) / Decimal(30000)

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from workstation.db import Database
-from workstation.services.analytics import kpis
+from workstation.services.analytics import (
+    catalogue,
+    measures,
+    networks,
+    periods,
+    reconciliation,
+    settlement,
+)
 
 from .handmade import MARCH
 
@@ -22,9 +29,9 @@ def _rows(df, key: str) -> dict:
 
 def test_match_rate_by_source_month(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        df = kpis.match_rate(s, *MARCH, grain="month")
+        df = reconciliation.match_rate(s, *MARCH, grain="month")
     rows = _rows(df, "source")
-    assert list(df.columns) == kpis.MATCH_RATE_COLUMNS
+    assert list(df.columns) == reconciliation.MATCH_RATE_COLUMNS
     assert set(df["period"]) == {D(2026, 3, 1)}
     # Shop: 6 orders, ORD-6 ignored (out of scope); ORD-4 unmatched + ORD-5 suggested are open.
     shop = rows["Shop"]
@@ -52,10 +59,12 @@ def test_match_rate_by_source_month(kpi_db: Database) -> None:
 
 def test_match_rate_grains_and_filters(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        daily = kpis.match_rate(s, *MARCH, grain="day", sources=["Shop"])
-        weekly = kpis.match_rate(s, D(2026, 2, 1), D(2026, 3, 31), grain="week", psps=["adyen"])
+        daily = reconciliation.match_rate(s, *MARCH, grain="day", sources=["Shop"])
+        weekly = reconciliation.match_rate(
+            s, D(2026, 2, 1), D(2026, 3, 31), grain="week", psps=["adyen"]
+        )
         with pytest.raises(ValueError):
-            kpis.match_rate(s, *MARCH, grain="year")
+            reconciliation.match_rate(s, *MARCH, grain="year")
     assert set(daily["source"]) == {"Shop"}
     by_day = {r["period"]: (r["records"], r["reconciled"]) for r in daily.to_dict("records")}
     assert by_day == {
@@ -71,9 +80,9 @@ def test_match_rate_grains_and_filters(kpi_db: Database) -> None:
 
 def test_unmatched_ageing_buckets(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        df = kpis.unmatched_ageing(s, None, D(2026, 3, 31))
-        later = kpis.unmatched_ageing(s, None, D(2026, 4, 30), as_of=D(2026, 4, 1))
-        early = kpis.unmatched_ageing(s, None, D(2026, 3, 31), as_of=D(2026, 3, 19))
+        df = reconciliation.unmatched_ageing(s, None, D(2026, 3, 31))
+        later = reconciliation.unmatched_ageing(s, None, D(2026, 4, 30), as_of=D(2026, 4, 1))
+        early = reconciliation.unmatched_ageing(s, None, D(2026, 3, 31), as_of=D(2026, 3, 19))
     got = {
         (r["source"], r["bucket"]): (r["records"], r["value_minor"], r["net_minor"])
         for r in df.to_dict("records")
@@ -84,13 +93,13 @@ def test_unmatched_ageing_buckets(kpi_db: Database) -> None:
         ("Shop", "0-2"): (1, 1000, 1000),  # ORD-5, 2 days (suggested counts as open)
         ("Shop", "8-30"): (1, 7000, 7000),  # ORD-4, 11 days
     }
-    assert list(df.columns) == kpis.AGEING_COLUMNS
+    assert list(df.columns) == reconciliation.AGEING_COLUMNS
     moved = {(r["source"], r["bucket"]): r["records"] for r in later.to_dict("records")}
     assert moved[("Shop", "3-7")] == 1  # ORD-5 is now 3 days old
     assert moved[("Bank EUR", ">30")] == 1  # rent 31 days
     # as of 19 March: the orders of the 20th and 29th are in the future and left out
     assert ("Shop", "0-2") not in {(r["source"], r["bucket"]) for r in early.to_dict("records")}
-    assert [kpis.age_bucket(d) for d in (0, 2, 3, 7, 8, 30, 31, -1)] == [
+    assert [periods.age_bucket(d) for d in (0, 2, 3, 7, 8, 30, 31, -1)] == [
         "0-2",
         "0-2",
         "3-7",
@@ -100,12 +109,12 @@ def test_unmatched_ageing_buckets(kpi_db: Database) -> None:
         ">30",
         None,
     ]
-    assert kpis.bucket_bounds(">30") == (31, None)
+    assert periods.bucket_bounds(">30") == (31, None)
 
 
 def test_settlement_lag(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        df = kpis.settlement_lag(s, *MARCH)
+        df = settlement.settlement_lag(s, *MARCH)
     rows = _rows(df, "psp")
     st = rows["stripe"]
     # ch_1, ch_2 (2 Mar) -> po_A line 4 Mar -> bank 5 Mar (auto match with the payout line);
@@ -121,17 +130,17 @@ def test_settlement_lag(kpi_db: Database) -> None:
 
 def test_weighted_statistics() -> None:
     v, w = np.array([5, 1, 3]), np.array([1, 2, 1])  # 1, 1, 3, 5
-    assert kpis.weighted_median(v, w) == 2
-    assert kpis.weighted_percentile(v, w, 90) == 5
-    assert kpis.weighted_percentile(v, w, 50) == 1
-    assert kpis.weighted_median(np.array([4]), np.array([3])) == 4
-    assert kpis.weighted_median(np.array([], dtype=int), np.array([], dtype=int)) is None
+    assert measures.weighted_median(v, w) == 2
+    assert measures.weighted_percentile(v, w, 90) == 5
+    assert measures.weighted_percentile(v, w, 50) == 1
+    assert measures.weighted_median(np.array([4]), np.array([3])) == 4
+    assert measures.weighted_median(np.array([], dtype=int), np.array([], dtype=int)) is None
 
 
 def test_fees_by_psp_and_method(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        df = kpis.fees(s, *MARCH)
-        totals = kpis.fees(s, *MARCH, by_method=False)
+        df = settlement.fees(s, *MARCH)
+        totals = settlement.fees(s, *MARCH, by_method=False)
     got = {(r["psp"], r["method"]): r for r in df.to_dict("records")}
     assert set(got) == {
         ("stripe", "visa"),
@@ -154,13 +163,13 @@ def test_fees_by_psp_and_method(kpi_db: Database) -> None:
 
 
 def test_method_and_network_names() -> None:
-    assert kpis.normalise_network("visastandardcredit") == "visa"
-    assert kpis.normalise_network("MasterCard") == "mastercard"
-    assert kpis.normalise_network("mc") == "mastercard"
-    assert kpis.normalise_network("American Express") == "amex"
-    assert kpis.normalise_network("paypal") is None
-    assert kpis.method_label("") == "all"
-    assert kpis.method_label("ideal") == "ideal"
+    assert networks.normalise_network("visastandardcredit") == "visa"
+    assert networks.normalise_network("MasterCard") == "mastercard"
+    assert networks.normalise_network("mc") == "mastercard"
+    assert networks.normalise_network("American Express") == "amex"
+    assert networks.normalise_network("paypal") is None
+    assert networks.method_label("") == "all"
+    assert networks.method_label("ideal") == "ideal"
 
 
 def test_default_period_skips_a_spillover_month(kpi_db: Database, db: Database) -> None:
@@ -168,7 +177,7 @@ def test_default_period_skips_a_spillover_month(kpi_db: Database, db: Database) 
     from workstation.services.imports.ingest import store
 
     with kpi_db.session() as s:
-        assert kpis.default_period(s) == MARCH
+        assert catalogue.default_period(s) == MARCH
     row = {
         "line_no": 1,
         "account": "b",
@@ -184,9 +193,9 @@ def test_default_period_skips_a_spillover_month(kpi_db: Database, db: Database) 
     with kpi_db.session() as s:
         store(s, result, file_name="apr.csv", sha256="apr", actor="t")
     with kpi_db.session() as s:
-        assert kpis.default_period(s) == MARCH  # 1 April line against 17 in March
+        assert catalogue.default_period(s) == MARCH  # 1 April line against 17 in March
 
 
 def test_default_period_of_an_empty_store(db: Database) -> None:
     with db.session() as s:
-        assert kpis.default_period(s, today=D(2026, 5, 17)) == (D(2026, 5, 1), D(2026, 5, 31))
+        assert catalogue.default_period(s, today=D(2026, 5, 17)) == (D(2026, 5, 1), D(2026, 5, 31))

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from workstation.db import Database
-from workstation.services.analytics import kpis
+from workstation.services.analytics import scheme_ratios
 
 from .handmade import MARCH
 
@@ -25,30 +25,30 @@ D = dt.date
     ],
 )
 def test_vamp_threshold_changes_on_2026_04_01(month: dt.date, threshold: Decimal) -> None:
-    assert kpis.vamp_threshold(month) == threshold
+    assert scheme_ratios.vamp_threshold(month) == threshold
 
 
 def test_vamp_excessive_edges() -> None:
     march, april = D(2026, 3, 1), D(2026, 4, 1)
     # 1,501 = 1,000 TC15 + 501 TC40 over 68,228 settled: 2.19997 % (< 2.2 %); over 68,000: 2.207 %
-    a = kpis.assess_vamp(march, 501, 1000, 68_228)
+    a = scheme_ratios.assess_vamp(march, 501, 1000, 68_228)
     assert a.count == 1501 and a.applies and a.ratio < Decimal("0.022") and not a.excessive
-    b = kpis.assess_vamp(march, 501, 1000, 68_000)
+    b = scheme_ratios.assess_vamp(march, 501, 1000, 68_000)
     assert b.applies and b.excessive
     # exactly at the threshold counts (>=): 1,540 / 70,000 = 2.2 %
-    c = kpis.assess_vamp(march, 540, 1000, 70_000)
+    c = scheme_ratios.assess_vamp(march, 540, 1000, 70_000)
     assert c.ratio == Decimal("0.022") and c.excessive
     # the count condition: 1,500 is not above 1,500, whatever the ratio
-    d = kpis.assess_vamp(march, 500, 1000, 10_000)
+    d = scheme_ratios.assess_vamp(march, 500, 1000, 10_000)
     assert d.ratio == Decimal("0.15") and not d.applies and not d.excessive
     # the same month numbers in April 2026 meet the lower 1.5 % threshold
-    e = kpis.assess_vamp(march, 301, 1200, 80_000)  # 1.87625 %
+    e = scheme_ratios.assess_vamp(march, 301, 1200, 80_000)  # 1.87625 %
     assert not e.excessive
-    f = kpis.assess_vamp(april, 301, 1200, 80_000)
+    f = scheme_ratios.assess_vamp(april, 301, 1200, 80_000)
     assert f.threshold == Decimal("0.015") and f.excessive
     # one charge may count twice (a TC40 and a TC15): the numerator is the sum
-    assert kpis.assess_vamp(april, 1, 1, 2).ratio == 1
-    assert kpis.assess_vamp(april, 5, 5, 0).ratio is None
+    assert scheme_ratios.assess_vamp(april, 1, 1, 2).ratio == 1
+    assert scheme_ratios.assess_vamp(april, 5, 5, 0).ratio is None
 
 
 @pytest.mark.parametrize(
@@ -66,18 +66,18 @@ def test_vamp_excessive_edges() -> None:
     ],
 )
 def test_ecp_levels(chargebacks: int, prior: int, level: str | None) -> None:
-    assert kpis.assess_ecp(chargebacks, prior).level == level
+    assert scheme_ratios.assess_ecp(chargebacks, prior).level == level
 
 
 def test_ecp_ratio_and_basis_points() -> None:
-    a = kpis.assess_ecp(150, 10_000)
+    a = scheme_ratios.assess_ecp(150, 10_000)
     assert a.ratio == Decimal("0.015") and a.basis_points == Decimal(150)
-    assert kpis.assess_ecp(3, 0).ratio is None
+    assert scheme_ratios.assess_ecp(3, 0).ratio is None
 
 
 def test_vamp_on_the_store(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        rows = kpis.vamp(s, D(2026, 2, 1), MARCH[1])
+        rows = scheme_ratios.vamp(s, D(2026, 2, 1), MARCH[1])
     feb, mar = rows
     # March Visa: d1 (chargeback) is a TC15; d2 (fraud inquiry) and d3 (NOTIFICATION_OF_FRAUD)
     # are TC40s; d4 (non-fraud inquiry) is neither. Settled Visa charges: ch_1, ch_2, ad_6.
@@ -94,8 +94,8 @@ def test_vamp_on_the_store(kpi_db: Database) -> None:
 
 def test_ecp_uses_the_prior_month(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        (mar,) = kpis.ecp(s, *MARCH)
-        (feb,) = kpis.ecp(s, D(2026, 2, 1), D(2026, 2, 28))
+        (mar,) = scheme_ratios.ecp(s, *MARCH)
+        (feb,) = scheme_ratios.ecp(s, D(2026, 2, 1), D(2026, 2, 28))
     # March chargebacks d6 and d7 ("mc"); d8 is an inquiry. Denominator: February's Mastercard
     # charges ad_4 and ad_5 (March's ch_3 is not used).
     assert (mar.chargebacks, mar.prior_month, mar.prior_transactions) == (2, D(2026, 2, 1), 2)
@@ -109,17 +109,17 @@ def test_ecp_uses_the_prior_month(kpi_db: Database) -> None:
 
 
 def test_dispute_classes() -> None:
-    assert kpis.dispute_class("chargeback", None, "fraud") == "tc15"
-    assert kpis.dispute_class("pre_arbitration", None, "consumer_dispute") == "tc15"
-    assert kpis.dispute_class("inquiry", None, "fraud") == "tc40"
-    assert kpis.dispute_class("inquiry", None, "consumer_dispute") == "inquiry"
-    assert kpis.dispute_class("chargeback", "notification_of_fraud", None) == "tc40"
+    assert scheme_ratios.dispute_class("chargeback", None, "fraud") == "tc15"
+    assert scheme_ratios.dispute_class("pre_arbitration", None, "consumer_dispute") == "tc15"
+    assert scheme_ratios.dispute_class("inquiry", None, "fraud") == "tc40"
+    assert scheme_ratios.dispute_class("inquiry", None, "consumer_dispute") == "inquiry"
+    assert scheme_ratios.dispute_class("chargeback", "notification_of_fraud", None) == "tc40"
 
 
 def test_psp_filter_and_amount_currency(kpi_db: Database) -> None:
     with kpi_db.session() as s:
-        (mar,) = kpis.vamp(s, *MARCH, psps=["stripe"])
-        (usd,) = kpis.vamp(s, *MARCH, currency="USD")
+        (mar,) = scheme_ratios.vamp(s, *MARCH, psps=["stripe"])
+        (usd,) = scheme_ratios.vamp(s, *MARCH, currency="USD")
     # Stripe only: d1, d2, d3 and the two Stripe Visa charges
     assert (mar.count, mar.settled) == (3, 2)
     assert mar.ratio == Decimal("1.5")

@@ -18,7 +18,7 @@ from workstation.db import Database
 from workstation.errors import UserError
 from workstation.exporters.table import Column
 from workstation.exporters.workbook import ChartSpec, Sheet, Workbook, sheet_title, write_workbook
-from workstation.services.analytics.workbook import export_kpis
+from workstation.services.analytics.catalogue import export_kpis
 
 from .handmade import MARCH
 

@@ -1,6 +1,7 @@
 """Dashboard chart data by name: series, exact hover labels and the queue filter behind each point.
 
-No plotting here: `views.charts.render.build_plot` draws a `ChartData` with pyqtgraph (the
+Each chart is built from a `Reader` (the catalogue's metrics for one scope), never from the
+store. No plotting here: `views.charts.render.build_plot` draws a `ChartData` with pyqtgraph (the
 dashboard page and `workstation chart NAME --out FILE` share it). Values are exact Decimals
 (ratios as fractions, money in major units); `labels` carry the exact text a hover shows; `drill`
 says which queue rows are behind a point: `{"page": "exceptions", "filters": {...}}` with filter
@@ -15,16 +16,21 @@ names the queue pages understand:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
+import pandas as pd
 
-from ...errors import UserError
 from ...money import exponent, format_minor, from_minor
-from . import kpis
+from .dispute_metrics import combine_currencies
+from .headlines import month_filter, period_filter
+from .measures import ratio
+from .periods import auto_grain, bucket_names, period_end, trend_start
+from .reading import Reader
+
+Drill = dict[str, Any] | None
 
 
 @dataclass
@@ -62,12 +68,12 @@ class ChartData:
 
 @dataclass(frozen=True)
 class ChartSpec:
-    """A registered dashboard chart."""
+    """A dashboard chart: its name, title, one-line description and how it is built."""
 
     name: str
     title: str
     description: str
-    build: Callable[..., ChartData] = field(repr=False)
+    build: Callable[[Reader], ChartData] = field(repr=False)
 
 
 def fmt_percent(value: Decimal | None, places: int = 2) -> str:
@@ -78,134 +84,111 @@ def fmt_percent(value: Decimal | None, places: int = 2) -> str:
     return f"{(value * 100).quantize(q):,} %"
 
 
-def _money(minor: int, currency: str) -> Decimal:
-    return from_minor(int(minor), currency)
+def minor_decimals(currency: str | None) -> int:
+    """Decimals to show for amounts of `currency` (2 when mixed or unknown)."""
+    return exponent(currency) if currency else 2
 
 
-def _period_filter(date_from: dt.date, date_to: dt.date, prefix: str) -> dict[str, str]:
-    return {f"{prefix}_from": date_from.isoformat(), f"{prefix}_to": date_to.isoformat()}
+def _points(
+    name: str, points: list[tuple[Decimal | None, str, Drill]], style: str = "line"
+) -> Series:
+    """A series from (value, hover label, drill) per x position."""
+    return Series(
+        name, [p[0] for p in points], [p[1] for p in points], [p[2] for p in points], style
+    )
+
+
+def _threshold(name: str, values: list[Decimal | None], labels: list[str]) -> Series:
+    """A dashed limit line: no drill behind its points."""
+    return Series(name, values, labels, [None for _ in values], "threshold")
 
 
 # -- chargeback ratio ------------------------------------------------------------------------
 
-TREND_MONTHS = 6  # ratio charts show at least this many months, ending with the period
 
-
-def _chargeback_ratio(
-    session: Session,
-    date_from: dt.date,
-    date_to: dt.date,
-    *,
-    psps: Collection[str] | None = None,
-    **_: Any,
-) -> ChartData:
-    start = min(kpis.month_start(date_from), kpis.add_months(date_to, -(TREND_MONTHS - 1)))
-    v = kpis.vamp(session, start, date_to, psps=psps)
-    e = kpis.ecp(session, start, date_to, psps=psps)
-    x = [m.month for m in v]
-    x_labels = [f"{m:%b %Y}" for m in x]
-
-    def drill(month: dt.date, network: str) -> dict[str, Any]:
-        return {
-            "page": "disputes",
-            "filters": {
-                "network": network,
-                **_period_filter(month, kpis.month_end(month), "opened"),
-            },
-        }
-
-    vamp_s = Series(
+def _chargeback_ratio(read: Reader) -> ChartData:
+    lo, hi = read.scope.date_from, read.scope.date_to
+    trend = read.scope.between(trend_start(lo, hi), hi)
+    v, e = read("vamp", trend), read("ecp", trend)
+    vamp_limit = read.thresholds("vamp")[0]
+    vamp_s = _points(
         "Visa VAMP",
-        [m.ratio for m in v],
         [
-            f"Visa VAMP {m.month:%b %Y}: {fmt_percent(m.ratio, 3)} = ({m.fraud_reports:,} fraud "
-            f"reports + {m.disputes:,} disputes) / {m.settled:,} settled"
-            + ("; EXCESSIVE" if m.excessive else "")
+            (
+                m.ratio,
+                f"Visa VAMP {m.month:%b %Y}: {fmt_percent(m.ratio, 3)} = ({m.fraud_reports:,} "
+                f"fraud reports + {m.disputes:,} disputes) / {m.settled:,} settled"
+                + ("; EXCESSIVE" if m.excessive else ""),
+                {"page": "disputes", "filters": month_filter(m.month, "visa")},
+            )
             for m in v
         ],
-        [drill(m.month, "visa") for m in v],
     )
-    ecp_s = Series(
+    ecp_s = _points(
         "Mastercard ECP",
-        [m.ratio for m in e],
         [
-            f"Mastercard ECP {m.month:%b %Y}: {fmt_percent(m.ratio, 3)} = {m.chargebacks:,} "
-            f"chargebacks / {m.prior_transactions:,} transactions in {m.prior_month:%b %Y}"
-            + (f"; {m.level}" if m.level else "")
+            (
+                m.ratio,
+                f"Mastercard ECP {m.month:%b %Y}: {fmt_percent(m.ratio, 3)} = {m.chargebacks:,} "
+                f"chargebacks / {m.prior_transactions:,} transactions in {m.prior_month:%b %Y}"
+                + (f"; {m.level}" if m.level else ""),
+                {"page": "disputes", "filters": month_filter(m.month, "mastercard")},
+            )
             for m in e
         ],
-        [drill(m.month, "mastercard") for m in e],
     )
-    vamp_t = Series(
+    vamp_t = _threshold(
         "VAMP threshold",
         [m.threshold for m in v],
         [
             f"VAMP excessive threshold {m.month:%b %Y}: {fmt_percent(m.threshold, 1)} "
-            f"(applies above {kpis.VAMP_MIN_COUNT:,} fraud reports + disputes)"
+            f"(applies above {vamp_limit.min_count:,} fraud reports + disputes)"
             for m in v
         ],
-        [None] * len(v),
-        "threshold",
     )
-    ecm_t = Series(
-        "ECM 1.5 %",
-        [kpis.ECM_RATIO] * len(e),
-        [f"Mastercard ECM: >= {kpis.ECM_MIN_COUNT} chargebacks and >= 1.5 %"] * len(e),
-        [None] * len(e),
-        "threshold",
-    )
-    hecm_t = Series(
-        "HECM 3.0 %",
-        [kpis.HECM_RATIO] * len(e),
-        [f"Mastercard HECM: >= {kpis.HECM_MIN_COUNT} chargebacks and >= 3.0 %"] * len(e),
-        [None] * len(e),
-        "threshold",
-    )
+    levels = [
+        _threshold(
+            t.label,
+            [t.at(m.month) for m in e],
+            [f"Mastercard {t.name}: >= {t.min_count} chargebacks and >= {fmt_percent(t.ratio, 1)}"]
+            * len(e),
+        )
+        for t in read.thresholds("ecp")
+    ]
     return ChartData(
         name="chargeback_ratio",
         title="Chargeback ratios (Visa VAMP, Mastercard ECP)",
         kind="timeseries",
-        x=x,
-        x_labels=x_labels,
+        x=[m.month for m in v],
+        x_labels=[f"{m.month:%b %Y}" for m in v],
         y_label="ratio",
         y_format="percent",
-        series=[vamp_s, ecp_s, vamp_t, ecm_t, hecm_t],
+        series=[vamp_s, ecp_s, vamp_t, *levels],
         note="VAMP: same-month denominator; ECP: prior-month denominator",
-        period=(start, date_to),
+        period=(trend.date_from, hi),
     )
 
 
 # -- win rate by reason category --------------------------------------------------------------
 
 
-def _win_rate_by_category(
-    session: Session,
-    date_from: dt.date,
-    date_to: dt.date,
-    *,
-    psps: Collection[str] | None = None,
-    **_: Any,
-) -> ChartData:
-    stats = kpis.combine_currencies(
-        kpis.dispute_stats(session, date_from, date_to, by="reason_category", psps=psps)
-    )
+def _win_rate_by_category(read: Reader) -> ChartData:
+    stats = combine_currencies(read("win_rate", by="reason_category"))
+    opened = period_filter(read.scope.date_from, read.scope.date_to, "opened")
     keys = [str(k) for k in stats["key"]]
-    values = list(stats["win_rate"])
-    labels = [
-        f"{k}: win rate {fmt_percent(r, 1)} ({int(w):,} won / {int(w) + int(lo):,} decided; "
-        f"{int(n):,} disputes)"
-        for k, r, w, lo, n in zip(keys, values, stats["won"], stats["lost"], stats["disputes"])
-    ]
-    drill: list[dict[str, Any] | None] = [
-        {
-            "page": "disputes",
-            "filters": {
-                "reason_category": k,
-                "status": ["won", "lost"],
-                **_period_filter(date_from, date_to, "opened"),
+    points: list[tuple[Decimal | None, str, Drill]] = [
+        (
+            r,
+            f"{k}: win rate {fmt_percent(r, 1)} ({int(w):,} won / {int(w) + int(lo):,} decided; "
+            f"{int(n):,} disputes)",
+            {
+                "page": "disputes",
+                "filters": {"reason_category": k, "status": ["won", "lost"], **opened},
             },
-        }
-        for k in keys
+        )
+        for k, r, w, lo, n in zip(
+            keys, stats["win_rate"], stats["won"], stats["lost"], stats["disputes"]
+        )
     ]
     return ChartData(
         name="win_rate_by_category",
@@ -215,50 +198,39 @@ def _win_rate_by_category(
         x_labels=[k.replace("_", " ") for k in keys],
         y_label="win rate (won / (won + lost))",
         y_format="percent",
-        series=[Series("Win rate", values, labels, drill, "bar")],  # type: ignore[arg-type]
-        period=(date_from, date_to),
+        series=[_points("Win rate", points, "bar")],
+        period=(read.scope.date_from, read.scope.date_to),
     )
 
 
 # -- unmatched ageing ---------------------------------------------------------------------------
 
 
-def _unmatched_ageing(
-    session: Session,
-    date_from: dt.date,
-    date_to: dt.date,
-    *,
-    sources: Collection[str] | None = None,
-    psps: Collection[str] | None = None,
-    as_of: dt.date | None = None,
-    **_: Any,
-) -> ChartData:
-    df = kpis.unmatched_ageing(session, None, date_to, as_of=as_of, sources=sources, psps=psps)
-    buckets = [b[0] for b in kpis.AGE_BUCKETS]
-    series = []
+def _unmatched_ageing(read: Reader) -> ChartData:
+    df = read("unmatched_value")
+    buckets = bucket_names()
     currencies = sorted(set(df["currency"])) if len(df) else []
+    series = []
     for (source, cur), part in df.groupby(["source", "currency"], sort=True):
         by_bucket = {r.bucket: r for r in part.itertuples()}
-        values: list[Decimal | None] = []
-        labels: list[str] = []
-        drill: list[dict[str, Any] | None] = []
+        points: list[tuple[Decimal | None, str, Drill]] = []
         for b in buckets:
             r = by_bucket.get(b)
             minor = int(r.value_minor) if r is not None else 0
             n = int(r.records) if r is not None else 0
-            values.append(_money(minor, str(cur)))
-            labels.append(
-                f"{source}, {b} days: {format_minor(minor, str(cur), symbol=True)} open "
-                f"({n:,} lines)"
-            )
-            drill.append(
-                {
-                    "page": "exceptions",
-                    "filters": {"age_bucket": b, "source": str(source), "currency": str(cur)},
-                }
+            points.append(
+                (
+                    from_minor(minor, str(cur)),
+                    f"{source}, {b} days: {format_minor(minor, str(cur), symbol=True)} open "
+                    f"({n:,} lines)",
+                    {
+                        "page": "exceptions",
+                        "filters": {"age_bucket": b, "source": str(source), "currency": str(cur)},
+                    },
+                )
             )
         name = f"{source} ({cur})" if len(currencies) > 1 else str(source)
-        series.append(Series(name, values, labels, drill, "bar"))
+        series.append(_points(name, points, "bar"))
     return ChartData(
         name="unmatched_ageing",
         title="Unmatched value by age",
@@ -270,60 +242,38 @@ def _unmatched_ageing(
         series=series,
         currency=currencies[0] if len(currencies) == 1 else None,
         note="" if len(currencies) <= 1 else "mixed currencies: bars stack unconverted amounts",
-        period=(date_from, date_to),
+        period=(read.scope.date_from, read.scope.date_to),
     )
 
 
 # -- match rate over time -------------------------------------------------------------------------
 
 
-def _match_rate(
-    session: Session,
-    date_from: dt.date,
-    date_to: dt.date,
-    *,
-    sources: Collection[str] | None = None,
-    psps: Collection[str] | None = None,
-    **_: Any,
-) -> ChartData:
-    grain = kpis.auto_grain(date_from, date_to)
-    df = kpis.match_rate(session, date_from, date_to, grain=grain, sources=sources, psps=psps)
+def _match_rate(read: Reader) -> ChartData:
+    date_from, date_to = read.scope.date_from, read.scope.date_to
+    grain = auto_grain(date_from, date_to)
+    df = read("match_rate", grain=grain)
     periods = sorted(set(df["period"])) if len(df) else []
 
-    def end_of(p: dt.date) -> dt.date:
-        if grain == "day":
-            return p
-        if grain == "week":
-            return p + dt.timedelta(days=6)
-        return kpis.month_end(p)
+    def line(part: pd.DataFrame, who: str, filters: dict[str, Any]) -> Series:
+        points: list[tuple[Decimal | None, str, Drill]] = []
+        for p in periods:
+            rows = part[part["period"] == p]
+            rec, tot = int(rows["reconciled"].sum()), int(rows["records"].sum())
+            r = ratio(rec, tot)
+            lo, hi = max(p, date_from), min(period_end(p, grain), date_to)
+            when = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            drill = {**filters, **period_filter(lo, hi, "booked")}
+            label = f"{who}, {when}: {fmt_percent(r, 2)} ({rec:,} of {tot:,} lines reconciled)"
+            points.append((r, label, {"page": "exceptions", "filters": drill}))
+        return _points(who, points)
 
-    def point(part: Any, p: dt.date, who: str, filters: dict[str, Any]) -> tuple[Any, str, Any]:
-        rows = part[part["period"] == p]
-        rec, tot = int(rows["reconciled"].sum()), int(rows["records"].sum())
-        r = kpis.ratio(rec, tot)
-        lo, hi = max(p, date_from), min(end_of(p), date_to)
-        when = f"{lo}" if lo == hi else f"{lo} to {hi}"
-        return (
-            r,
-            f"{who}, {when}: {fmt_percent(r, 2)} ({rec:,} of {tot:,} lines reconciled)",
-            {"page": "exceptions", "filters": {**filters, **_period_filter(lo, hi, "booked")}},
-        )
-
-    series = []
-    for source, part in df.groupby("source", sort=True):
-        pts = [point(part, p, str(source), {"source": str(source)}) for p in periods]
-        series.append(
-            Series(
-                str(source), [a for a, _, _ in pts], [b for _, b, _ in pts], [c for *_, c in pts]
-            )
-        )
+    series = [
+        line(part, str(source), {"source": str(source)})
+        for source, part in df.groupby("source", sort=True)
+    ]
     if len(series) > 1:
-        pts = [point(df, p, "All sources", {}) for p in periods]
-        series.append(
-            Series(
-                "All sources", [a for a, _, _ in pts], [b for _, b, _ in pts], [c for *_, c in pts]
-            )
-        )
+        series.append(line(df, "All sources", {}))
     return ChartData(
         name="match_rate",
         title=f"Match rate by {grain}",
@@ -340,37 +290,26 @@ def _match_rate(
 # -- fees by PSP -----------------------------------------------------------------------------------
 
 
-def _fees_by_psp(
-    session: Session,
-    date_from: dt.date,
-    date_to: dt.date,
-    *,
-    sources: Collection[str] | None = None,
-    psps: Collection[str] | None = None,
-    **_: Any,
-) -> ChartData:
-    df = kpis.fees(session, date_from, date_to, by_method=False, sources=sources, psps=psps)
+def _fees_by_psp(read: Reader) -> ChartData:
+    df = read("fees", by_method=False)
     df = df[df["gross_minor"] > 0] if len(df) else df
     multi = len(set(df["currency"])) > 1 if len(df) else False
+    booked = period_filter(read.scope.date_from, read.scope.date_to, "booked")
     keys: list[str] = []
-    labels: list[str] = []
-    values: list[Decimal | None] = []
-    drill: list[dict[str, Any] | None] = []
+    points: list[tuple[Decimal | None, str, Drill]] = []
     for r in df.itertuples():
         key = f"{r.psp} ({r.currency})" if multi else str(r.psp)
         keys.append(key)
-        values.append(r.rate)
-        labels.append(
-            f"{key}: effective fee rate {fmt_percent(r.rate, 3)} "
-            f"({format_minor(int(r.fee_minor), str(r.currency), symbol=True)} fees on "
-            f"{format_minor(int(r.gross_minor), str(r.currency), symbol=True)} gross, "
-            f"{int(r.transactions):,} charges)"
-        )
-        drill.append(
-            {
-                "page": "matches",
-                "filters": {"psp": str(r.psp), **_period_filter(date_from, date_to, "booked")},
-            }
+        cur = str(r.currency)
+        points.append(
+            (
+                r.rate,
+                f"{key}: effective fee rate {fmt_percent(r.rate, 3)} "
+                f"({format_minor(int(r.fee_minor), cur, symbol=True)} fees on "
+                f"{format_minor(int(r.gross_minor), cur, symbol=True)} gross, "
+                f"{int(r.transactions):,} charges)",
+                {"page": "matches", "filters": {"psp": str(r.psp), **booked}},
+            )
         )
     return ChartData(
         name="fees_by_psp",
@@ -380,8 +319,8 @@ def _fees_by_psp(
         x_labels=keys,
         y_label="fees / gross",
         y_format="percent",
-        series=[Series("Fee rate", values, labels, drill, "bar")],
-        period=(date_from, date_to),
+        series=[_points("Fee rate", points, "bar")],
+        period=(read.scope.date_from, read.scope.date_to),
     )
 
 
@@ -414,47 +353,3 @@ CHARTS: dict[str, ChartSpec] = {
         ),
     )
 }
-
-
-def chart_names() -> list[str]:
-    """Registered chart names, in dashboard order."""
-    return list(CHARTS)
-
-
-def chart_data(
-    session: Session,
-    name: str,
-    date_from: dt.date,
-    date_to: dt.date,
-    *,
-    sources: Collection[str] | None = None,
-    psps: Collection[str] | None = None,
-    as_of: dt.date | None = None,
-) -> ChartData:
-    """Data of chart `name` for the period and filters.
-
-    Raises:
-        UserError: no chart has that name.
-    """
-    spec = CHARTS.get(name)
-    if spec is None:
-        raise UserError(f"no chart named {name!r}; charts: {', '.join(CHARTS)}")
-    if date_to < date_from:
-        raise UserError(f"the period ends ({date_to}) before it starts ({date_from})")
-    return spec.build(session, date_from, date_to, sources=sources, psps=psps, as_of=as_of)
-
-
-def minor_decimals(currency: str | None) -> int:
-    """Decimals to show for amounts of `currency` (2 when mixed or unknown)."""
-    return exponent(currency) if currency else 2
-
-
-__all__ = [
-    "CHARTS",
-    "ChartData",
-    "ChartSpec",
-    "Series",
-    "chart_data",
-    "chart_names",
-    "fmt_percent",
-]

@@ -1,4 +1,4 @@
-"""KPI inputs: per-batch record rollups, live match-state totals, a data version and a small cache.
+"""KPI inputs: per-batch record rollups, live match-state totals and the default period.
 
 Aggregating a million records with GROUP BY costs SQLite about a second (the sorter, not the
 scan), so the immutable facts of each import batch (date, source, kind, currency, payment method,
@@ -15,39 +15,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Collection, Sequence
+from decimal import Decimal
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import (
-    Select,
-    and_,
-    case,
-    exists,
-    func,
-    literal,
-    select,
-)
+from sqlalchemy import Select, and_, case, exists, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
-from ...models import (
-    AuditEvent,
-    Dispute,
-    DisputeEvent,
-    ExceptionCase,
-    ImportBatch,
-    KpiRollup,
-    Match,
-    Record,
-    RecordRaw,
-    Source,
-)
-
-T = TypeVar("T")
+from ...models import ImportBatch, KpiRollup, Record, RecordRaw, Source
+from .cache import cached
+from .measures import empty_frame
+from .periods import add_months, month_end, month_start
 
 # Keys of a record's original row that name the payment method or card brand, most specific first
 # (Stripe card_brand, Braintree Card Type, Adyen Payment Method, generic names).
@@ -69,18 +50,23 @@ RECONCILED_STATES = ("matched", "written_off")
 OPEN_STATES = ("unmatched", "suggested")
 EXCLUDED_STATES = ("ignored",)
 
-ROLLUP_COLUMNS = (
-    "source_id",
-    "booked_on",
-    "kind",
-    "currency",
-    "method",
-    "payout_ref",
-    "n",
-    "abs_minor",
-    "amount_minor",
-    "fee_minor",
-)
+Names = Collection[str] | None  # account (source) or PSP names; None or empty: every one
+Day = dt.date | None  # a period bound; None: open-ended
+
+_KEYS = ("source_id", "booked_on", "kind", "currency")
+_SUMS = ("n", "abs_minor", "amount_minor")
+ROLLUP_COLUMNS = (*_KEYS, "method", "payout_ref", *_SUMS, "fee_minor")
+# What the frames add about each line's source, after `source_id`.
+SOURCE_COLUMNS = ("source", "source_kind", "provider")
+# A share of the month before under which the latest month is only its spill-over.
+SPILLOVER_SHARE = Decimal("0.1")
+
+
+# Python types of the `kpi_rollups` columns that are not integers.
+_DB_TYPES: dict[str, Callable[[Any], Any]] = {
+    "booked_on": lambda v: v,
+    **{c: str for c in ("kind", "currency", "method", "payout_ref")},
+}
 
 
 # -- rollups --------------------------------------------------------------------------------------
@@ -116,6 +102,15 @@ def method_of(value: Any, dialect: str) -> str:
     return ""
 
 
+def _sums() -> tuple[Any, ...]:
+    """Line count, Σ|amount| and Σ amount of a group of records, labelled as in the frames."""
+    return (
+        func.count().label("n"),
+        func.sum(func.abs(Record.amount_minor)).label("abs_minor"),
+        func.sum(Record.amount_minor).label("amount_minor"),
+    )
+
+
 def _rollup_query(batch_ids: Sequence[int], dialect: str, with_method: bool) -> Select[Any]:
     method = (
         case((Record.kind.in_(_METHOD_KINDS), _method_expr(dialect)), else_=None)
@@ -128,32 +123,13 @@ def _rollup_query(batch_ids: Sequence[int], dialect: str, with_method: bool) -> 
     fee = func.coalesce(
         Record.fee_minor, case((Record.kind == "fee", -Record.amount_minor), else_=0)
     )
+    keys = (Record.batch_id, *(getattr(Record, k) for k in _KEYS), method, payout)
     return (
-        select(
-            Record.batch_id,
-            Record.source_id,
-            Record.booked_on,
-            Record.kind,
-            Record.currency,
-            method,
-            payout,
-            func.count().label("n"),
-            func.sum(func.abs(Record.amount_minor)).label("abs_minor"),
-            func.sum(Record.amount_minor).label("amount_minor"),
-            func.sum(fee).label("fee_minor"),
-        )
+        select(*keys, *_sums(), func.sum(fee).label("fee_minor"))
         .select_from(Record)
         .outerjoin(RecordRaw, RecordRaw.record_id == Record.id)
         .where(Record.batch_id.in_(batch_ids))
-        .group_by(
-            Record.batch_id,
-            Record.source_id,
-            Record.booked_on,
-            Record.kind,
-            Record.currency,
-            method,
-            payout,
-        )
+        .group_by(*keys)
     )
 
 
@@ -174,10 +150,8 @@ def _build_rollups(session: Session, batch_ids: Sequence[int]) -> pd.DataFrame:
     df["method"] = [method_of(v, dialect) for v in df["method"]]
     df["payout_ref"] = df["payout_ref"].fillna("").astype(str).str.slice(0, 128)
     # Two raw spellings of one method can now share a key: sum them.
-    keys = ["batch_id", "source_id", "booked_on", "kind", "currency", "method", "payout_ref"]
-    df = df.groupby(keys, as_index=False, sort=False)[
-        ["n", "abs_minor", "amount_minor", "fee_minor"]
-    ].sum()
+    keys = ["batch_id", *_KEYS, "method", "payout_ref"]
+    df = df.groupby(keys, as_index=False, sort=False)[[*_SUMS, "fee_minor"]].sum()
     df["booked_on"] = pd.to_datetime(df["booked_on"]).dt.date
     return df
 
@@ -211,20 +185,10 @@ def ensure_rollups(
         df = _build_rollups(session, ids)
         if df.empty:
             continue
+        cols = list(df.columns)
+        conv = [_DB_TYPES.get(c, int) for c in cols]
         rows = [
-            {
-                "batch_id": int(r.batch_id),
-                "source_id": int(r.source_id),
-                "booked_on": r.booked_on,
-                "kind": str(r.kind),
-                "currency": str(r.currency),
-                "method": str(r.method),
-                "payout_ref": str(r.payout_ref),
-                "n": int(r.n),
-                "abs_minor": int(r.abs_minor),
-                "amount_minor": int(r.amount_minor),
-                "fee_minor": int(r.fee_minor),
-            }
+            {c: f(v) for c, f, v in zip(cols, conv, r, strict=True)}
             for r in df.itertuples(index=False)
         ]
         table: Any = KpiRollup.__table__
@@ -238,36 +202,29 @@ def ensure_rollups(
     return len(missing)
 
 
+def _with_source(columns: Sequence[Any]) -> list[Any]:
+    """`source_id` (the first of `columns`), the source's name, kind and provider, the rest;
+    given column names, their names (SOURCE_COLUMNS)."""
+    if isinstance(columns[0], str):
+        named: Sequence[Any] = SOURCE_COLUMNS
+    else:
+        named = (Source.name.label("source"), Source.kind.label("source_kind"), Source.provider)
+    return [columns[0], *named, *columns[1:]]
+
+
+@cached("rollups", copy=True)
 def rollup_frame(
-    session: Session,
-    date_from: dt.date | None,
-    date_to: dt.date | None,
-    *,
-    sources: Collection[str] | None = None,
-    psps: Collection[str] | None = None,
+    session: Session, date_from: Day, date_to: Day, sources: Names = None, psps: Names = None
 ) -> pd.DataFrame:
     """Rollup rows of committed batches booked in [date_from, date_to], with source details.
 
-    Columns: source_id, source, source_kind, provider, booked_on (date), kind, currency, method,
+    Cached and shared by every KPI of a refresh; callers get their own copy. Columns:
+    source_id, source, source_kind, provider, booked_on (date), kind, currency, method,
     payout_ref, n, abs_minor, amount_minor, fee_minor (ints are exact int64).
     """
     ensure_rollups(session)
     q = (
-        select(
-            KpiRollup.source_id,
-            Source.name.label("source"),
-            Source.kind.label("source_kind"),
-            Source.provider,
-            KpiRollup.booked_on,
-            KpiRollup.kind,
-            KpiRollup.currency,
-            KpiRollup.method,
-            KpiRollup.payout_ref,
-            KpiRollup.n,
-            KpiRollup.abs_minor,
-            KpiRollup.amount_minor,
-            KpiRollup.fee_minor,
-        )
+        select(*_with_source([getattr(KpiRollup, c) for c in ROLLUP_COLUMNS]))
         .join(ImportBatch, ImportBatch.id == KpiRollup.batch_id)
         .join(Source, Source.id == KpiRollup.source_id)
         .where(ImportBatch.status == "committed")
@@ -276,35 +233,69 @@ def rollup_frame(
         q = q.where(KpiRollup.booked_on >= date_from)
     if date_to is not None:
         q = q.where(KpiRollup.booked_on <= date_to)
-    q = _source_filter(q, sources, psps)
-    cols = [
-        "source_id",
-        "source",
-        "source_kind",
-        "provider",
-        "booked_on",
-        "kind",
-        "currency",
-        "method",
-        "payout_ref",
-        "n",
-        "abs_minor",
-        "amount_minor",
-        "fee_minor",
-    ]
-    return _typed(query_frame(session, q, cols), ("n", "abs_minor", "amount_minor", "fee_minor"))
+    cols = _with_source(ROLLUP_COLUMNS)
+    frame = query_frame(session, _source_filter(q, sources, psps), cols)
+    return _typed(frame, (*_SUMS, "fee_minor"))
+
+
+def open_state_frame(
+    session: Session, date_from: Day, date_to: Day, sources: Names = None, psps: Names = None
+) -> pd.DataFrame:
+    """Live totals of the not-reconciled records (open and ignored) per source, day, kind,
+    currency and state, booked in [date_from, date_to]; callers get their own copy.
+
+    Columns: source_id, source, source_kind, provider, booked_on, kind, currency, match_state,
+    n, abs_minor, amount_minor.
+    """
+    # One read of every open line up to `date_to` serves the period (match rate) and all
+    # history (ageing): open lines are few, and the index walk costs the same either way.
+    df = _open_states_to(session, date_to, sources, psps)
+    if date_from is not None and len(df):
+        df = df[df["booked_on"] >= date_from]
+    return df.copy()
+
+
+@cached("open_states")
+def _open_states_to(session: Session, date_to: Day, sources: Names, psps: Names) -> pd.DataFrame:
+    """Every open or ignored line booked up to `date_to`, through the `(match_state, booked_on)`
+    index, so it costs in proportion to those lines, not to the table."""
+    conds: list[Any] = [Record.match_state.in_(OPEN_STATES + EXCLUDED_STATES)]
+    if date_to is not None:
+        conds.append(Record.booked_on <= date_to)
+    keys = [getattr(Record, k) for k in (*_KEYS, "match_state")]
+    inner = select(*keys, *_sums()).where(and_(*conds)).group_by(*keys).subquery()
+    names = (*_KEYS, "match_state", *_SUMS)
+    q = select(*_with_source([inner.c[c] for c in names])).join(
+        Source, Source.id == inner.c.source_id
+    )
+    frame = query_frame(session, _source_filter(q, sources, psps), _with_source(names))
+    return _typed(frame, _SUMS)
 
 
 def query_frame(session: Session, q: Any, columns: Sequence[str]) -> pd.DataFrame:
     """Result of `q` as a DataFrame, built column-wise (much faster than row objects)."""
     rows = session.execute(q).all()
     if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return empty_frame(columns)
     data = list(zip(*rows, strict=True))
     return pd.DataFrame({c: list(v) for c, v in zip(columns, data, strict=True)})
 
 
-def _source_filter(q: Any, sources: Collection[str] | None, psps: Collection[str] | None) -> Any:
+def chunked_frame(
+    session: Session,
+    ids: list[int],
+    query: Callable[[list[int]], Any],
+    columns: list[str],
+    size: int = 500,
+) -> pd.DataFrame:
+    """`query(chunk)` over `ids` in chunks (bounded IN lists), concatenated."""
+    parts = [
+        query_frame(session, query(ids[i : i + size]), columns) for i in range(0, len(ids), size)
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else empty_frame(columns)
+
+
+def _source_filter(q: Any, sources: Names, psps: Names) -> Any:
     if sources:
         q = q.where(Source.name.in_(list(sources)))
     if psps:
@@ -318,73 +309,6 @@ def _typed(df: pd.DataFrame, int_cols: Sequence[str]) -> pd.DataFrame:
     if "booked_on" in df.columns and len(df):
         df["booked_on"] = pd.to_datetime(df["booked_on"]).dt.date
     return df
-
-
-def open_state_frame(
-    session: Session,
-    date_from: dt.date | None,
-    date_to: dt.date | None,
-    *,
-    states: Sequence[str] = OPEN_STATES + EXCLUDED_STATES,
-    sources: Collection[str] | None = None,
-    psps: Collection[str] | None = None,
-) -> pd.DataFrame:
-    """Live totals of records in `states` per source, day, kind, currency and state.
-
-    Reads through the `(match_state, booked_on)` index, so it costs in proportion to the records
-    in those states, not to the table. Columns: source_id, source, source_kind, provider,
-    booked_on, kind, currency, match_state, n, abs_minor, amount_minor.
-    """
-    conds: list[Any] = [Record.match_state.in_(list(states))]
-    if date_from is not None:
-        conds.append(Record.booked_on >= date_from)
-    if date_to is not None:
-        conds.append(Record.booked_on <= date_to)
-    inner = (
-        select(
-            Record.source_id,
-            Record.booked_on,
-            Record.kind,
-            Record.currency,
-            Record.match_state,
-            func.count().label("n"),
-            func.sum(func.abs(Record.amount_minor)).label("abs_minor"),
-            func.sum(Record.amount_minor).label("amount_minor"),
-        )
-        .where(and_(*conds))
-        .group_by(
-            Record.source_id, Record.booked_on, Record.kind, Record.currency, Record.match_state
-        )
-        .subquery()
-    )
-    q = select(
-        inner.c.source_id,
-        Source.name.label("source"),
-        Source.kind.label("source_kind"),
-        Source.provider,
-        inner.c.booked_on,
-        inner.c.kind,
-        inner.c.currency,
-        inner.c.match_state,
-        inner.c.n,
-        inner.c.abs_minor,
-        inner.c.amount_minor,
-    ).join(Source, Source.id == inner.c.source_id)
-    q = _source_filter(q, sources, psps)
-    cols = [
-        "source_id",
-        "source",
-        "source_kind",
-        "provider",
-        "booked_on",
-        "kind",
-        "currency",
-        "match_state",
-        "n",
-        "abs_minor",
-        "amount_minor",
-    ]
-    return _typed(query_frame(session, q, cols), ("n", "abs_minor", "amount_minor"))
 
 
 def data_span(session: Session) -> tuple[dt.date, dt.date] | None:
@@ -409,102 +333,24 @@ def as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-# -- data version and cache ----------------------------------------------------------------------
+def default_period(session: Session, today: dt.date | None = None) -> tuple[dt.date, dt.date]:
+    """The calendar month of the latest booked records (this month when there are none).
 
-
-def data_version(session: Session) -> tuple[Any, ...]:
-    """A cheap fingerprint of everything the KPIs read; it changes whenever their inputs do.
-
-    New records, batches, matches, disputes and cases, and every audited change (unmatching,
-    match confirmations, write-offs, case moves, undone imports) move one of these numbers; all
-    are index lookups, so checking costs milliseconds at a million records.
+    A month's payouts and bank credits spill a few days into the next month; when the latest
+    month holds less than a tenth of the lines of the month before, that earlier month is the
+    one being worked on.
     """
-    parts = (
-        select(func.max(Record.id)).scalar_subquery(),
-        select(func.max(ImportBatch.id)).scalar_subquery(),
-        select(func.count())
-        .select_from(ImportBatch)
-        .where(ImportBatch.status == "committed")
-        .scalar_subquery(),
-        select(func.max(AuditEvent.id)).scalar_subquery(),
-        select(func.max(Match.id)).scalar_subquery(),
-        select(func.max(Dispute.id)).scalar_subquery(),
-        select(func.max(Dispute.updated_at)).scalar_subquery(),
-        select(func.max(DisputeEvent.id)).scalar_subquery(),
-        select(func.max(ExceptionCase.id)).scalar_subquery(),
-        select(func.max(ExceptionCase.updated_at)).scalar_subquery(),
-    )
-    row = session.execute(select(*parts)).one()
-    return tuple(str(v) if isinstance(v, dt.datetime) else v for v in row)
-
-
-def database_key(session: Session) -> str:
-    """Identity of the database a session talks to (cache entries never cross databases)."""
-    bind = session.get_bind()
-    return bind.engine.url.render_as_string(hide_password=True)
-
-
-class KpiCache:
-    """Small LRU of computed KPI results, each stored with the data version it was computed at."""
-
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._items: OrderedDict[Hashable, tuple[Any, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get_or_compute(self, key: Hashable, version: Any, compute: Callable[[], T]) -> T:
-        with self._lock:
-            item = self._items.get(key)
-            if item is not None and item[0] == version:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return item[1]  # type: ignore[no-any-return]
-        value = compute()
-        with self._lock:
-            self.misses += 1
-            self._items[key] = (version, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
-
-
-CACHE = KpiCache()
-
-
-def freeze(value: Any) -> Hashable:
-    """A hashable, order-independent form of a filter value (lists become sorted tuples)."""
-    if value is None or isinstance(value, str | int | dt.date | bool):
-        return value
-    if isinstance(value, dict):
-        return tuple(sorted((k, freeze(v)) for k, v in value.items()))
-    if isinstance(value, Collection):
-        return tuple(sorted(str(v) for v in value))
-    return str(value)
-
-
-__all__ = [
-    "CACHE",
-    "EXCLUDED_STATES",
-    "METHOD_KEYS",
-    "OPEN_STATES",
-    "RECONCILED_STATES",
-    "KpiCache",
-    "as_date",
-    "data_span",
-    "data_version",
-    "database_key",
-    "ensure_rollups",
-    "freeze",
-    "method_of",
-    "open_state_frame",
-    "query_frame",
-    "rollup_frame",
-]
+    span = data_span(session)
+    if span is None:
+        last = today or dt.date.today()
+        return month_start(last), month_end(last)
+    last = month_start(span[1])
+    prev = add_months(last, -1)
+    roll = rollup_frame(session, prev, month_end(last))
+    if len(roll):
+        starts = pd.Series([month_start(d) for d in roll["booked_on"]], index=roll.index)
+        n_last = int(roll.loc[starts == last, "n"].sum())
+        n_prev = int(roll.loc[starts == prev, "n"].sum())
+        if n_prev and Decimal(n_last) < SPILLOVER_SHARE * n_prev:
+            last = prev
+    return last, month_end(last)

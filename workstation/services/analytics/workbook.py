@@ -1,23 +1,26 @@
-"""Management workbook export: computes the KPI tables and hands plain rows to the exporter."""
+"""Management workbook: each sheet built from a `Reader` (the catalogue's metrics for the period),
+handed as plain rows to `exporters.workbook`."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy.orm import Session
 
-from ...errors import UserError
 from ...exporters.table import Column
 from ...exporters.workbook import ChartSpec, Sheet, SummaryLine, Workbook, write_workbook
 from ...money import from_minor
-from . import kpis
-from .charts import TREND_MONTHS
+from .dispute_metrics import combine_currencies
+from .measures import ratio
+from .periods import auto_grain, bucket_names, trend_start
+from .reading import Headline, Reader
+from .settlement import LAGS
 
 Progress = Callable[[int, int, str], None]
 
@@ -59,55 +62,67 @@ def _v(value: Any) -> Any:
     return value
 
 
-def _match_rate_sheet(df: pd.DataFrame, grain: str) -> Sheet:
-    cols = [
-        Column("Period start", "date"),
-        Column("Source", "text", 24),
-        Column("Source kind", "text"),
-        Column("Currency", "text"),
-        Column("Lines", "int"),
-        Column("Reconciled", "int"),
-        Column("Open", "int"),
-        Column("Match rate (count)", "percent"),
-        Column("Value", "money"),
-        Column("Reconciled value", "money"),
-        Column("Open value", "money"),
-        Column("Match rate (value)", "percent"),
-    ]
-    rows = [
-        [
-            r.period,
-            r.source,
-            r.source_kind,
-            r.currency,
-            _v(r.records),
-            _v(r.reconciled),
-            _v(r.open),
-            r.count_rate,
-            _money(r.value_minor, r.currency),
-            _money(r.reconciled_minor, r.currency),
-            _money(r.open_minor, r.currency),
-            r.value_rate,
-        ]
-        for r in df.itertuples()
-    ]
+def _sheet(
+    title: str,
+    items: Iterable[Any],
+    columns: Mapping[str, Column],
+    chart: ChartSpec | None,
+    note: str,
+    *,
+    currency: str = "currency",
+    shown: Mapping[str, Callable[[Any], Any]] | None = None,
+) -> Sheet:
+    """A sheet of one row per item: each column reads the item's field of its key.
+
+    Money fields become major units in the item's `currency` field; `shown` turns a field into
+    the text a manager reads (yes/no, "-" for none).
+    """
+    shown = shown or {}
+
+    def cell(item: Any, name: str, column: Column) -> Any:
+        value = getattr(item, name)
+        if name in shown:
+            return shown[name](value)
+        if column.kind == "money":
+            return _money(value, getattr(item, currency))
+        return _v(value)
+
+    rows = [[cell(item, n, c) for n, c in columns.items()] for item in items]
+    return Sheet(title, list(columns.values()), rows, chart, note)
+
+
+_MATCH_RATE = {
+    "period": Column("Period start", "date"),
+    "source": Column("Source", "text", 24),
+    "source_kind": Column("Source kind", "text"),
+    "currency": Column("Currency", "text"),
+    "records": Column("Lines", "int"),
+    "reconciled": Column("Reconciled", "int"),
+    "open": Column("Open", "int"),
+    "count_rate": Column("Match rate (count)", "percent"),
+    "value_minor": Column("Value", "money"),
+    "reconciled_minor": Column("Reconciled value", "money"),
+    "open_minor": Column("Open value", "money"),
+    "value_rate": Column("Match rate (value)", "percent"),
+}
+
+
+def _match_rate_sheet(read: Reader, title: str) -> Sheet:
+    grain = auto_grain(read.scope.date_from, read.scope.date_to)
+    df = read("match_rate", grain=grain)
     chart = None
     if len(df):
         periods = sorted(set(df["period"]))
         series = []
         for source, part in df.groupby("source", sort=True):
             by = part.groupby("period")[["reconciled", "records"]].sum()
-            series.append(
-                (
-                    str(source),
-                    [
-                        kpis.ratio(int(by.loc[p, "reconciled"]), int(by.loc[p, "records"]))
-                        if p in by.index
-                        else None
-                        for p in periods
-                    ],
-                )
-            )
+            values = [
+                ratio(int(by.loc[p, "reconciled"]), int(by.loc[p, "records"]))
+                if p in by.index
+                else None
+                for p in periods
+            ]
+            series.append((str(source), values))
         chart = ChartSpec(
             "line",
             f"Match rate by {grain} (count)",
@@ -121,44 +136,31 @@ def _match_rate_sheet(df: pd.DataFrame, grain: str) -> Sheet:
         "Reconciled = matched or written off; open = unmatched or suggested; "
         "ignored lines are left out."
     )
-    return Sheet("Match rate", cols, rows, chart, note)
+    return _sheet(title, df.itertuples(), _MATCH_RATE, chart, note)
 
 
-def _ageing_sheet(df: pd.DataFrame, as_of: dt.date) -> Sheet:
-    cols = [
-        Column("Source", "text", 24),
-        Column("Source kind", "text"),
-        Column("Currency", "text"),
-        Column("Age (days)", "text"),
-        Column("Open lines", "int"),
-        Column("Open value (|amount|)", "money"),
-        Column("Net amount", "money"),
-    ]
-    rows = [
-        [
-            r.source,
-            r.source_kind,
-            r.currency,
-            r.bucket,
-            _v(r.records),
-            _money(r.value_minor, r.currency),
-            _money(r.net_minor, r.currency),
-        ]
-        for r in df.itertuples()
-    ]
+_AGEING = {
+    "source": Column("Source", "text", 24),
+    "source_kind": Column("Source kind", "text"),
+    "currency": Column("Currency", "text"),
+    "bucket": Column("Age (days)", "text"),
+    "records": Column("Open lines", "int"),
+    "value_minor": Column("Open value (|amount|)", "money"),
+    "net_minor": Column("Net amount", "money"),
+}
+
+
+def _ageing_sheet(read: Reader, title: str) -> Sheet:
+    df = read("unmatched_value")
     chart = None
     if len(df):
-        buckets = [b[0] for b in kpis.AGE_BUCKETS]
+        buckets = bucket_names()
         multi = df["currency"].nunique() > 1
         series = []
         for (source, cur), part in df.groupby(["source", "currency"], sort=True):
             by = dict(zip(part["bucket"], part["value_minor"], strict=True))
-            series.append(
-                (
-                    f"{source} ({cur})" if multi else str(source),
-                    [_money(by.get(b, 0), cur) for b in buckets],
-                )
-            )
+            name = f"{source} ({cur})" if multi else str(source)
+            series.append((name, [_money(by.get(b, 0), cur) for b in buckets]))
         chart = ChartSpec(
             "stacked",
             "Unmatched value by age",
@@ -167,35 +169,38 @@ def _ageing_sheet(df: pd.DataFrame, as_of: dt.date) -> Sheet:
             y_title="open value",
             x_title="age",
         )
-    return Sheet("Unmatched ageing", cols, rows, chart, f"Age as of {as_of.isoformat()}.")
+    note = f"Age as of {read.scope.ages_from.isoformat()}."
+    return _sheet(title, df.itertuples(), _AGEING, chart, note)
 
 
-def _lag_sheet(df: pd.DataFrame) -> Sheet:
-    names = ("capture_to_payout", "payout_to_bank", "capture_to_bank")
-    cols = [
-        Column("PSP", "text", 16),
-        Column("Charges", "int"),
-        Column("Paid out", "int"),
-        Column("Credited at bank", "int"),
-    ]
-    for n in names:
-        label = n.replace("_to_", " to ").replace("_", " ").capitalize()
-        cols += [
-            Column(f"{label}, median days", "number", decimals=1),
-            Column(f"{label}, p90 days", "number", decimals=1),
-        ]
-    rows = [
-        [r["psp"], _v(r["charges"]), _v(r["paid_out"]), _v(r["credited"])]
-        + [r[f"{n}_{s}"] for n in names for s in ("median", "p90")]
-        for _, r in df.iterrows()
-    ]
+def _lag_label(name: str) -> str:
+    return name.replace("_to_", " to ").replace("_", " ")
+
+
+_LAG = {
+    "psp": Column("PSP", "text", 16),
+    "charges": Column("Charges", "int"),
+    "paid_out": Column("Paid out", "int"),
+    "credited": Column("Credited at bank", "int"),
+    **{
+        f"{name}_{stat}": Column(
+            f"{_lag_label(name).capitalize()}, {stat} days", "number", decimals=1
+        )
+        for name, _, _ in LAGS
+        for stat in ("median", "p90")
+    },
+}
+
+
+def _lag_sheet(read: Reader, title: str) -> Sheet:
+    df = read("lag")
     chart = None
     if len(df):
         chart = ChartSpec(
             "bar",
             "Settlement lag (median days)",
             list(df["psp"]),
-            [(n.replace("_to_", " to ").replace("_", " "), list(df[f"{n}_median"])) for n in names],
+            [(_lag_label(name), list(df[f"{name}_median"])) for name, _, _ in LAGS],
             y_title="days",
             x_title="PSP",
             number_format="0.0",
@@ -204,31 +209,22 @@ def _lag_sheet(df: pd.DataFrame) -> Sheet:
         "Median over charges (payout to bank: over payouts); "
         "p90 is the nearest-rank 90th percentile."
     )
-    return Sheet("Settlement lag", cols, rows, chart, note)
+    return _sheet(title, df.itertuples(), _LAG, chart, note)
 
 
-def _fees_sheet(df: pd.DataFrame) -> Sheet:
-    cols = [
-        Column("PSP", "text", 16),
-        Column("Method", "text", 14),
-        Column("Currency", "text"),
-        Column("Charges", "int"),
-        Column("Gross", "money"),
-        Column("Fees", "money"),
-        Column("Effective rate", "percent", decimals=3),
-    ]
-    rows = [
-        [
-            r.psp,
-            r.method,
-            r.currency,
-            _v(r.transactions),
-            _money(r.gross_minor, r.currency),
-            _money(r.fee_minor, r.currency),
-            r.rate,
-        ]
-        for r in df.itertuples()
-    ]
+_FEES = {
+    "psp": Column("PSP", "text", 16),
+    "method": Column("Method", "text", 14),
+    "currency": Column("Currency", "text"),
+    "transactions": Column("Charges", "int"),
+    "gross_minor": Column("Gross", "money"),
+    "fee_minor": Column("Fees", "money"),
+    "rate": Column("Effective rate", "percent", decimals=3),
+}
+
+
+def _fees_sheet(read: Reader, title: str) -> Sheet:
+    df = read("fees")
     chart = None
     part = df[df["rate"].notna()] if len(df) else df
     if len(part):
@@ -246,160 +242,128 @@ def _fees_sheet(df: pd.DataFrame) -> Sheet:
             percent=True,
             number_format="0.000%",
         )
-    return Sheet("Fees", cols, rows, chart, "Rate = Σ fees of all PSP lines / Σ gross charges.")
+    note = "Rate = Σ fees of all PSP lines / Σ gross charges."
+    return _sheet(title, df.itertuples(), _FEES, chart, note)
 
 
-def _vamp_sheet(rows_in: Sequence[kpis.VampMonth]) -> Sheet:
-    cols = [
-        Column("Month", "date"),
-        Column("Fraud reports (TC40)", "int"),
-        Column("Disputes (TC15)", "int"),
-        Column("Count", "int"),
-        Column("Settled Visa transactions", "int"),
-        Column("VAMP ratio", "percent", decimals=3),
-        Column("Excessive threshold", "percent", decimals=1),
-        Column("Applies (count > 1,500)", "text"),
-        Column("Excessive", "text"),
-        Column("Amount currency", "text"),
-        Column("Disputed amount", "money"),
-        Column("Settled amount", "money"),
-        Column("Ratio by amount", "percent", decimals=3),
-        Column("Charges without network", "int"),
-    ]
-    rows = [
-        [
-            m.month,
-            m.fraud_reports,
-            m.disputes,
-            m.count,
-            m.settled,
-            m.ratio,
-            m.threshold,
-            "yes" if m.applies else "no",
-            "YES" if m.excessive else "no",
-            m.amount_currency,
-            _money(m.disputed_minor, m.amount_currency),
-            _money(m.settled_minor, m.amount_currency),
-            m.amount_ratio,
-            m.transactions_unattributed,
-        ]
-        for m in rows_in
-    ]
-    chart = ChartSpec(
+def _ratio_chart(
+    title: str, months: Sequence[dt.date], series: list[tuple[str, list[Any]]], dashed: set[str]
+) -> ChartSpec:
+    """A monthly ratio line chart with dashed threshold lines."""
+    return ChartSpec(
         "line",
-        "Visa VAMP ratio",
-        [m.month for m in rows_in],
-        [("VAMP ratio", [m.ratio for m in rows_in]), ("Threshold", [m.threshold for m in rows_in])],
+        title,
+        list(months),
+        series,
         y_title="ratio",
         x_title="month",
         percent=True,
-        dashed=frozenset({"Threshold"}),
+        dashed=frozenset(dashed),
         number_format="0.000%",
         x_number_format="mmm yyyy",
+    )
+
+
+_VAMP = {
+    "month": Column("Month", "date"),
+    "fraud_reports": Column("Fraud reports (TC40)", "int"),
+    "disputes": Column("Disputes (TC15)", "int"),
+    "count": Column("Count", "int"),
+    "settled": Column("Settled Visa transactions", "int"),
+    "ratio": Column("VAMP ratio", "percent", decimals=3),
+    "threshold": Column("Excessive threshold", "percent", decimals=1),
+    "applies": Column("Applies (count > 1,500)", "text"),
+    "excessive": Column("Excessive", "text"),
+    "amount_currency": Column("Amount currency", "text"),
+    "disputed_minor": Column("Disputed amount", "money"),
+    "settled_minor": Column("Settled amount", "money"),
+    "amount_ratio": Column("Ratio by amount", "percent", decimals=3),
+    "transactions_unattributed": Column("Charges without network", "int"),
+}
+
+
+def _vamp_sheet(read: Reader, title: str) -> Sheet:
+    lo, hi = read.scope.date_from, read.scope.date_to
+    months = read("vamp", read.scope.between(trend_start(lo, hi), hi))
+    chart = _ratio_chart(
+        "Visa VAMP ratio",
+        [m.month for m in months],
+        [("VAMP ratio", [m.ratio for m in months]), ("Threshold", [m.threshold for m in months])],
+        {"Threshold"},
     )
     note = (
         "VAMP = (TC40 fraud reports + TC15 disputes) / settled Visa transactions, same month; "
         "excessive at >= 2.2 % (>= 1.5 % from April 2026) when the count is above 1,500."
     )
-    return Sheet("Visa VAMP", cols, rows, chart, note)
+    shown = {
+        "applies": lambda v: "yes" if v else "no",
+        "excessive": lambda v: "YES" if v else "no",
+    }
+    return _sheet(title, months, _VAMP, chart, note, currency="amount_currency", shown=shown)
 
 
-def _ecp_sheet(rows_in: Sequence[kpis.EcpMonth]) -> Sheet:
-    cols = [
-        Column("Month", "date"),
-        Column("Chargebacks", "int"),
-        Column("Prior month", "date"),
-        Column("Prior-month transactions", "int"),
-        Column("ECP ratio", "percent", decimals=3),
-        Column("Basis points", "number", decimals=1),
-        Column("Program", "text"),
-        Column("Amount currency", "text"),
-        Column("Chargeback amount", "money"),
-        Column("Prior-month amount", "money"),
-        Column("Ratio by amount", "percent", decimals=3),
-        Column("Fraud chargebacks", "int"),
-        Column("Fraud amount", "money"),
-        Column("Fraud to sales (amount)", "percent", decimals=3),
-        Column("EFM candidate", "text"),
-    ]
-    rows = [
-        [
-            m.month,
-            m.chargebacks,
-            m.prior_month,
-            m.prior_transactions,
-            m.ratio,
-            m.basis_points,
-            m.level or "-",
-            m.amount_currency,
-            _money(m.chargeback_minor, m.amount_currency),
-            _money(m.prior_minor, m.amount_currency),
-            m.amount_ratio,
-            m.fraud_chargebacks,
-            _money(m.fraud_minor, m.amount_currency),
-            m.fraud_amount_ratio,
-            "n/a (not USD)" if m.efm_candidate is None else "YES" if m.efm_candidate else "no",
-        ]
-        for m in rows_in
-    ]
-    chart = ChartSpec(
-        "line",
+_ECP = {
+    "month": Column("Month", "date"),
+    "chargebacks": Column("Chargebacks", "int"),
+    "prior_month": Column("Prior month", "date"),
+    "prior_transactions": Column("Prior-month transactions", "int"),
+    "ratio": Column("ECP ratio", "percent", decimals=3),
+    "basis_points": Column("Basis points", "number", decimals=1),
+    "level": Column("Program", "text"),
+    "amount_currency": Column("Amount currency", "text"),
+    "chargeback_minor": Column("Chargeback amount", "money"),
+    "prior_minor": Column("Prior-month amount", "money"),
+    "amount_ratio": Column("Ratio by amount", "percent", decimals=3),
+    "fraud_chargebacks": Column("Fraud chargebacks", "int"),
+    "fraud_minor": Column("Fraud amount", "money"),
+    "fraud_amount_ratio": Column("Fraud to sales (amount)", "percent", decimals=3),
+    "efm_candidate": Column("EFM candidate", "text"),
+}
+
+
+def _ecp_sheet(read: Reader, title: str) -> Sheet:
+    lo, hi = read.scope.date_from, read.scope.date_to
+    months = read("ecp", read.scope.between(trend_start(lo, hi), hi))
+    levels = read.thresholds("ecp")
+    chart = _ratio_chart(
         "Mastercard ECP ratio",
-        [m.month for m in rows_in],
+        [m.month for m in months],
         [
-            ("ECP ratio", [m.ratio for m in rows_in]),
-            ("ECM 1.5 %", [kpis.ECM_RATIO] * len(rows_in)),
-            ("HECM 3.0 %", [kpis.HECM_RATIO] * len(rows_in)),
+            ("ECP ratio", [m.ratio for m in months]),
+            *((t.label, [t.at(m.month) for m in months]) for t in levels),
         ],
-        y_title="ratio",
-        x_title="month",
-        percent=True,
-        dashed=frozenset({"ECM 1.5 %", "HECM 3.0 %"}),
-        number_format="0.000%",
-        x_number_format="mmm yyyy",
+        {t.label for t in levels},
     )
     note = (
         "ECP = chargebacks in month N / Mastercard transactions in month N-1; ECM at >= 100 "
         "chargebacks and >= 1.5 %, HECM at >= 300 and >= 3.0 %."
     )
-    return Sheet("Mastercard ECP", cols, rows, chart, note)
+    shown = {
+        "level": lambda v: v or "-",
+        "efm_candidate": lambda v: "n/a (not USD)" if v is None else "YES" if v else "no",
+    }
+    return _sheet(title, months, _ECP, chart, note, currency="amount_currency", shown=shown)
 
 
-def _dispute_sheet(df: pd.DataFrame, title: str, key: str) -> Sheet:
-    cols = [
-        Column(key, "text", 22),
-        Column("Currency", "text"),
-        Column("Disputes", "int"),
-        Column("Open", "int"),
-        Column("Won", "int"),
-        Column("Lost", "int"),
-        Column("Accepted", "int"),
-        Column("Expired", "int"),
-        Column("Win rate", "percent", decimals=1),
-        Column("Disputed", "money"),
-        Column("Closed", "money"),
-        Column("Won value", "money"),
-        Column("Recovery rate", "percent", decimals=1),
-    ]
-    rows = [
-        [
-            r.key,
-            r.currency,
-            _v(r.disputes),
-            _v(r.open),
-            _v(r.won),
-            _v(r.lost),
-            _v(r.accepted),
-            _v(r.expired),
-            r.win_rate,
-            _money(r.disputed_minor, r.currency),
-            _money(r.closed_minor, r.currency),
-            _money(r.won_minor, r.currency),
-            r.recovery_rate,
-        ]
-        for r in df.itertuples()
-    ]
-    comb = kpis.combine_currencies(df)
+_DISPUTES = {
+    "currency": Column("Currency", "text"),
+    "disputes": Column("Disputes", "int"),
+    "open": Column("Open", "int"),
+    "won": Column("Won", "int"),
+    "lost": Column("Lost", "int"),
+    "accepted": Column("Accepted", "int"),
+    "expired": Column("Expired", "int"),
+    "win_rate": Column("Win rate", "percent", decimals=1),
+    "disputed_minor": Column("Disputed", "money"),
+    "closed_minor": Column("Closed", "money"),
+    "won_minor": Column("Won value", "money"),
+    "recovery_rate": Column("Recovery rate", "percent", decimals=1),
+}
+
+
+def _dispute_sheet(read: Reader, title: str, *, by: str, key: str) -> Sheet:
+    df = read("win_rate", by=by)
+    comb = combine_currencies(df)
     chart = None
     if len(comb):
         chart = ChartSpec(
@@ -413,56 +377,43 @@ def _dispute_sheet(df: pd.DataFrame, title: str, key: str) -> Sheet:
             number_format="0.0%",
         )
     note = "Win rate = won / (won + lost); recovery = value won / value of closed cases."
-    return Sheet(title, cols, rows, chart, note)
+    columns = {"key": Column(key, "text", 22), **_DISPUTES}
+    return _sheet(title, df.itertuples(), columns, chart, note)
 
 
-def _due_sheet(df: pd.DataFrame, now: dt.datetime) -> Sheet:
-    cols = [
-        Column("Dispute", "text", 26),
-        Column("PSP", "text"),
-        Column("Network", "text"),
-        Column("Reason code", "text"),
-        Column("Category", "text", 18),
-        Column("Stage", "text"),
-        Column("Amount", "money"),
-        Column("Currency", "text"),
-        Column("Due by (UTC)", "datetime", 18),
-        Column("Hours left", "int"),
-        Column("Assignee", "text"),
-    ]
-    rows = [
-        [
-            r.dispute_id,
-            r.psp,
-            r.network,
-            r.reason_code,
-            r.reason_category,
-            r.stage,
-            _money(r.amount_minor, r.currency),
-            r.currency,
-            r.due_by,
-            _v(r.hours_left),
-            r.assignee,
-        ]
-        for r in df.itertuples()
-    ]
+_DUE = {
+    "dispute_id": Column("Dispute", "text", 26),
+    "psp": Column("PSP", "text"),
+    "network": Column("Network", "text"),
+    "reason_code": Column("Reason code", "text"),
+    "reason_category": Column("Category", "text", 18),
+    "stage": Column("Stage", "text"),
+    "amount_minor": Column("Amount", "money"),
+    "currency": Column("Currency", "text"),
+    "due_by": Column("Due by (UTC)", "datetime", 18),
+    "hours_left": Column("Hours left", "int"),
+    "assignee": Column("Assignee", "text"),
+}
+
+
+def _due_sheet(read: Reader, title: str) -> Sheet:
+    now = read.scope.now or dt.datetime.now(dt.UTC)
     note = f"Needing a response, due within 7 days of {now:%Y-%m-%d %H:%M} UTC."
-    return Sheet("Due in 7 days", cols, rows, None, note)
+    return _sheet(title, read("due_7d").itertuples(), _DUE, None, note)
 
 
-def _throughput_sheet(df: pd.DataFrame) -> Sheet:
-    cols = [
-        Column("Assignee", "text", 20),
-        Column("Resolved", "int"),
-        Column("Days", "int"),
-        Column("Resolved per day", "number", decimals=2),
-        Column("Reopened", "int"),
-        Column("Reopen rate", "percent", decimals=1),
-    ]
-    rows = [
-        [r.assignee, _v(r.resolved), _v(r.days), r.per_day, _v(r.reopened), r.reopen_rate]
-        for r in df.itertuples()
-    ]
+_THROUGHPUT = {
+    "assignee": Column("Assignee", "text", 20),
+    "resolved": Column("Resolved", "int"),
+    "days": Column("Days", "int"),
+    "per_day": Column("Resolved per day", "number", decimals=2),
+    "reopened": Column("Reopened", "int"),
+    "reopen_rate": Column("Reopen rate", "percent", decimals=1),
+}
+
+
+def _throughput_sheet(read: Reader, title: str) -> Sheet:
+    df = read("throughput")
     chart = None
     if len(df):
         chart = ChartSpec(
@@ -474,10 +425,28 @@ def _throughput_sheet(df: pd.DataFrame) -> Sheet:
             x_title="assignee",
             number_format="0.00",
         )
-    return Sheet("Agent throughput", cols, rows, chart, "Reopen rate = reopened / resolved.")
+    note = "Reopen rate = reopened / resolved."
+    return _sheet(title, df.itertuples(), _THROUGHPUT, chart, note)
 
 
-def _summary(heads: Sequence[kpis.Headline]) -> list[SummaryLine]:
+# The KPI sheets in workbook order, by title (what the catalogue's metrics name in `sheets`).
+SHEETS: dict[str, Callable[[Reader, str], Sheet]] = {
+    "Match rate": _match_rate_sheet,
+    "Unmatched ageing": _ageing_sheet,
+    "Settlement lag": _lag_sheet,
+    "Fees": _fees_sheet,
+    "Visa VAMP": _vamp_sheet,
+    "Mastercard ECP": _ecp_sheet,
+    "Disputes by category": partial(_dispute_sheet, by="reason_category", key="Reason category"),
+    "Disputes by network": partial(_dispute_sheet, by="network", key="Network"),
+    "Disputes by PSP": partial(_dispute_sheet, by="psp", key="PSP"),
+    "Due in 7 days": _due_sheet,
+    "Agent throughput": _throughput_sheet,
+}
+
+
+def summary(heads: Sequence[Headline]) -> list[SummaryLine]:
+    """The Summary sheet's lines: every metric's headline, money in major units."""
     out = []
     for h in heads:
         value: Any = h.value
@@ -487,25 +456,12 @@ def _summary(heads: Sequence[kpis.Headline]) -> list[SummaryLine]:
     return out
 
 
-def export_kpis(
-    session: Session,
-    out_path: Path,
-    date_from: dt.date,
-    date_to: dt.date,
-    progress: Progress | None = None,
-    *,
-    now: dt.datetime | None = None,
-    sources: Collection[str] | None = None,
-    psps: Collection[str] | None = None,
+def write_kpi_workbook(
+    read: Reader, out_path: Path, progress: Progress | None = None
 ) -> KpiExportReport:
-    """Compute the management KPIs for [date_from, date_to] and write the workbook.
-
-    Raises:
-        UserError: bad period, or the file cannot be written.
-    """
-    if date_to < date_from:
-        raise UserError(f"the period ends ({date_to}) before it starts ({date_from})")
-    now = now or dt.datetime.now(dt.UTC)
+    """Build every sheet of the management workbook from `read` and write it to `out_path`."""
+    scope = read.scope
+    now = scope.now or dt.datetime.now(dt.UTC)
     steps = 3
 
     def report(done: int, text: str) -> None:
@@ -513,40 +469,22 @@ def export_kpis(
             progress(done, steps, text)
 
     report(0, "Computing KPIs")
-    trend_from = min(kpis.month_start(date_from), kpis.add_months(date_to, -(TREND_MONTHS - 1)))
-    grain = kpis.auto_grain(date_from, date_to)
-    with kpis.pinned_version(session):
-        dash = kpis.dashboard(session, date_from, date_to, now=now, sources=sources, psps=psps)
-        mr = kpis.match_rate(session, date_from, date_to, grain=grain, sources=sources, psps=psps)
-        v = kpis.vamp(session, trend_from, date_to, psps=psps)
-        e = kpis.ecp(session, trend_from, date_to, psps=psps)
+    heads = read.headlines()
     report(1, "Building sheets")
-    sheets = [
-        _match_rate_sheet(mr, grain),
-        _ageing_sheet(dash.ageing, dash.as_of),
-        _lag_sheet(dash.lag),
-        _fees_sheet(dash.fees),
-        _vamp_sheet(v),
-        _ecp_sheet(e),
-        _dispute_sheet(dash.disputes_by_category, "Disputes by category", "Reason category"),
-        _dispute_sheet(dash.disputes_by_network, "Disputes by network", "Network"),
-        _dispute_sheet(dash.disputes_by_psp, "Disputes by PSP", "PSP"),
-        _due_sheet(dash.due, now),
-        _throughput_sheet(dash.throughput),
-    ]
+    sheets = [build(read, title) for title, build in SHEETS.items()]
     filters = []
-    if sources:
-        filters.append("sources " + ", ".join(sorted(sources)))
-    if psps:
-        filters.append("PSPs " + ", ".join(sorted(psps)))
+    if scope.sources:
+        filters.append("sources " + ", ".join(sorted(scope.sources)))
+    if scope.psps:
+        filters.append("PSPs " + ", ".join(sorted(scope.psps)))
     book = Workbook(
         title="Reconciliation and disputes: management KPIs",
         subtitle=(
-            f"Period {date_from.isoformat()} to {date_to.isoformat()}"
+            f"Period {scope.date_from.isoformat()} to {scope.date_to.isoformat()}"
             + (f" ({'; '.join(filters)})" if filters else "")
             + f"; generated {now:%Y-%m-%d %H:%M} UTC"
         ),
-        summary=_summary(dash.headlines),
+        summary=summary(heads),
         sheets=sheets,
         notes=[
             "Amounts are exact, in each row's currency; nothing is converted between currencies.",
@@ -558,8 +496,8 @@ def export_kpis(
     report(3, "Done")
     return KpiExportReport(
         str(out_path),
-        date_from,
-        date_to,
+        scope.date_from,
+        scope.date_to,
         ["Summary", *(s.title for s in sheets)],
         sum(len(s.rows) for s in sheets),
     )

@@ -2,8 +2,7 @@
 
 Every function works on whole columns (numpy in, pyarrow string arrays out), which is what lets
 `services.demo.merchant_month` build a million orders in seconds. Values are pasted into JSON text
-as they are,
-so callers only pass text without quotes or backslashes.
+as they are, so callers only pass text without quotes or backslashes.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ def lookup(vocab: Sequence[str], idx: np.ndarray) -> Strs:
 
 
 def num(values: np.ndarray, width: int = 0) -> Strs:
+    """Integers as text, left-padded with zeros to `width` when it is given."""
     text = pc.cast(pa.array(np.asarray(values, dtype=np.int64)), pa.string())
     return pc.utf8_lpad(text, width=width, padding="0") if width else text
 
@@ -52,12 +52,14 @@ def major(minor: np.ndarray) -> Strs:
 
 
 def chars(rng: np.random.Generator, n: int, width: int, alphabet: np.ndarray) -> Strs:
+    """`n` random strings of `width` characters from `alphabet` (ASCII bytes)."""
     codes = alphabet[rng.integers(0, len(alphabet), size=(n, width), dtype=np.uint8)]
     offsets = np.arange(n + 1, dtype=np.int32) * width
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(codes.tobytes()))
 
 
 def stripe_ids(rng: np.random.Generator, prefix: str, n: int) -> Strs:
+    """`n` Stripe-style object ids: `prefix` and 24 base-62 characters."""
     return cat(prefix, chars(rng, n, 24, B62))
 
 

@@ -1,323 +1,29 @@
-"""Evidence files and text of a dispute: type checked by content, size limit, dedupe, lock, drafts.
+"""Evidence of a dispute and its texts: files stored once by content, kinds, the lock, drafts.
 
-A file is accepted when its bytes are a PDF, PNG, JPEG, XLSX workbook or text (plain, e-mail,
-CSV) and its name does not claim another type: a `.pdf` that is really a program or a ZIP is
-refused, whatever the name says. Content is stored once per sha256 in `evidence_blobs`. Names are
-plain file names: folder parts (`../../x`, `/etc/x`, `C:\\x`) are refused, odd characters replaced.
+Files are checked by content (`evidence_content`) and stored once per sha256 in `evidence_blobs`.
 After submission the case's evidence is locked and every change here is refused.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import email
-import email.policy
 import hashlib
-import io
-import re
-import unicodedata
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ... import config
 from ...errors import UserError
-from ...importers.text import decode, looks_binary
 from ...models import Dispute, DisputeEvent, Evidence, EvidenceBlob, utcnow
 from ..common import audit
 from ..common.card_numbers import mask_text
+from .evidence_content import JPEG, PDF, PNG, check_content, size_text, text_of, validate
 from .reason_codes import evidence_kinds
 
-PDF = "application/pdf"
-PNG = "image/png"
-JPEG = "image/jpeg"
-TEXT = "text/plain"
-EML = "message/rfc822"
-CSV = "text/csv"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MEDIA_TYPES = (PDF, PNG, JPEG, TEXT, EML, CSV, XLSX)
-TEXT_TYPES = (TEXT, EML, CSV)
-LABELS = {
-    PDF: "PDF",
-    PNG: "PNG image",
-    JPEG: "JPEG image",
-    TEXT: "text",
-    EML: "e-mail (EML)",
-    CSV: "CSV table",
-    XLSX: "Excel workbook (XLSX)",
-}
-SUFFIX = {
-    PDF: ".pdf",
-    PNG: ".png",
-    JPEG: ".jpg",
-    TEXT: ".txt",
-    EML: ".eml",
-    CSV: ".csv",
-    XLSX: ".xlsx",
-}
-_BY_SUFFIX = {
-    ".pdf": PDF,
-    ".png": PNG,
-    ".jpg": JPEG,
-    ".jpeg": JPEG,
-    ".xlsx": XLSX,
-    ".txt": TEXT,
-    ".text": TEXT,
-    ".log": TEXT,
-    ".eml": EML,
-    ".csv": CSV,
-}
-# Content we recognise only to name it in the refusal.
-_FOREIGN = (
-    (b"MZ", "a Windows program (EXE/DLL)"),
-    (b"\x7fELF", "a Linux program (ELF)"),
-    (b"\xcf\xfa\xed\xfe", "a macOS program"),
-    (b"GIF8", "a GIF image"),
-    (b"II*\x00", "a TIFF image"),
-    (b"MM\x00*", "a TIFF image"),
-    (b"\xd0\xcf\x11\xe0", "an old Office document (DOC/XLS)"),
-    (b"Rar!", "a RAR archive"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"BM", "a BMP image"),
-    (b"{\\rtf", "an RTF document"),
-)
 TEXT_FIELDS = ("product_description", "communication_summary", "rebuttal")
-_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$", re.IGNORECASE)
-_BAD_CHARS = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
-_MAX_PIXELS = 40_000_000
-_MAX_UNZIPPED = 200 * 2**20
 _COALESCE = dt.timedelta(minutes=15)
-
-
-@dataclass(frozen=True)
-class Detected:
-    """What a file's bytes are."""
-
-    media_type: str
-    pages: int | None = None  # PDF pages
-
-
-def size_text(n: int) -> str:
-    """`20 KB`, `5.0 MB` (binary units, as file managers show them)."""
-    if n >= 2**20:
-        return f"{n / 2**20:.1f} MB"
-    return f"{max(1, round(n / 1024))} KB"
-
-
-# ----------------------------------------------------------------------------- names
-
-
-def safe_file_name(name: str) -> str:
-    """A plain, portable file name; names with folder parts or traversal are refused.
-
-    Raises:
-        UserError: the name has a folder part (`../x`, `/x`, `C:\\x`, `a/b`) or is empty.
-    """
-    raw = unicodedata.normalize("NFC", name or "")
-    if "\x00" in raw:
-        raise UserError(f"file name {name!r} contains a NUL character")
-    shown = raw.strip()
-    if not shown:
-        raise UserError("the file name is empty")
-    win, posix = PureWindowsPath(shown), PurePosixPath(shown)
-    if posix.is_absolute() or win.is_absolute() or win.drive or shown.startswith(("\\", "/")):
-        raise UserError(
-            f"file name {name!r} is an absolute path; evidence names must be plain file names"
-        )
-    parts = [p for p in re.split(r"[\\/]", shown) if p]
-    if any(p == ".." for p in parts):
-        raise UserError(
-            f"file name {name!r} points outside its folder ('..'); evidence names must be plain "
-            "file names"
-        )
-    if len(parts) != 1:
-        raise UserError(
-            f"file name {name!r} contains a folder path; evidence names must be plain file names"
-        )
-    clean = _BAD_CHARS.sub("_", parts[0])
-    clean = re.sub(r"\s+", " ", clean).strip(" .")
-    if not clean or clean in (".", ".."):
-        clean = "evidence"
-    if _RESERVED.match(clean):
-        clean = "_" + clean
-    stem, dot, ext = clean.rpartition(".")
-    if dot and len(ext) <= 8 and stem:
-        clean = stem[: 120 - len(ext) - 1] + "." + ext
-    else:
-        clean = clean[:120]
-    return clean
-
-
-# ----------------------------------------------------------------------------- content
-
-
-def _foreign(data: bytes) -> str:
-    head = data[:16]
-    for magic, label in _FOREIGN:
-        if head.startswith(magic):
-            return label
-    if head.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return "a WebP image"
-    if data[4:8] == b"ftyp":
-        return "a HEIC/MP4 file"
-    return "an unrecognised binary file"
-
-
-def _zip_type(data: bytes) -> tuple[str | None, str]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            total = sum(i.file_size for i in zf.infolist())
-            names = set(zf.namelist())
-            if total > _MAX_UNZIPPED:
-                return None, "a ZIP file that unpacks to more than 200 MB"
-            if "[Content_Types].xml" not in names:
-                return None, "a ZIP archive"
-            types = zf.read("[Content_Types].xml").decode("utf-8", "replace")
-    except (zipfile.BadZipFile, OSError, KeyError, RuntimeError):
-        return None, "a damaged ZIP archive"
-    if "spreadsheetml.sheet.main+xml" in types or "ms-excel.sheet.macroEnabled" in types:
-        if "macroEnabled" in types:
-            return None, "a macro-enabled workbook (XLSM)"
-        return XLSX, LABELS[XLSX]
-    if "wordprocessingml" in types:
-        return None, "a Word document (DOCX)"
-    if "presentationml" in types:
-        return None, "a PowerPoint file (PPTX)"
-    return None, "a ZIP-based Office file"
-
-
-def _looks_like_email(text: str) -> bool:
-    head = text.lstrip()[:4000].splitlines()
-    names = set()
-    for line in head:
-        if not line.strip():
-            break
-        m = re.match(r"^([A-Za-z][A-Za-z0-9-]*):\s", line)
-        if m:
-            names.add(m.group(1).lower())
-    known = {"from", "to", "subject", "date", "received", "message-id", "mime-version", "cc"}
-    return len(names & known) >= 2
-
-
-def _looks_like_csv(text: str) -> bool:
-    lines = [ln for ln in text[:8192].splitlines() if ln.strip()][:20]
-    if len(lines) < 2:
-        return False
-    for delim in (",", ";", "\t", "|"):
-        counts = {next(csv.reader([ln], delimiter=delim), []).__len__() for ln in lines}
-        if len(counts) == 1 and counts.pop() >= 2:
-            return True
-    return False
-
-
-def detect(data: bytes) -> tuple[str | None, str]:
-    """(media type or None, what the content is in words) from the bytes alone."""
-    if not data:
-        return None, "an empty file"
-    head = data[:1024]
-    if b"%PDF-" in head:
-        return PDF, LABELS[PDF]
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return PNG, LABELS[PNG]
-    if data.startswith(b"\xff\xd8\xff"):
-        return JPEG, LABELS[JPEG]
-    if data.startswith(b"PK\x03\x04"):
-        return _zip_type(data)
-    if looks_binary(data[:65536]):
-        return None, _foreign(data)
-    try:
-        text, _ = decode(data)
-    except (UnicodeDecodeError, LookupError):
-        return None, "text in an unknown encoding"
-    if _looks_like_email(text):
-        return EML, LABELS[EML]
-    if _looks_like_csv(text):
-        return CSV, LABELS[CSV]
-    return TEXT, LABELS[TEXT]
-
-
-def _validate(data: bytes, media_type: str, name: str) -> Detected:
-    if media_type == PDF:
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-
-        try:
-            reader = PdfReader(io.BytesIO(data))
-            if reader.is_encrypted and not reader.decrypt(""):
-                raise UserError(f"{name}: the PDF is password protected; attach an open copy")
-            pages = len(reader.pages)
-        except UserError:
-            raise
-        except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-            raise UserError(f"{name}: the PDF is damaged and cannot be read ({exc})") from exc
-        if pages == 0:
-            raise UserError(f"{name}: the PDF has no pages")
-        return Detected(PDF, pages)
-    if media_type in (PNG, JPEG):
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-                if width * height > _MAX_PIXELS:
-                    raise UserError(
-                        f"{name}: the image is {width}x{height} pixels; the largest accepted is "
-                        f"{_MAX_PIXELS // 1_000_000} megapixels"
-                    )
-                img.verify()
-        except UserError:
-            raise
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise UserError(f"{name}: the image is damaged and cannot be read") from exc
-        return Detected(media_type)
-    return Detected(media_type)
-
-
-def check_content(data: bytes, file_name: str, max_bytes: int) -> tuple[str, Detected]:
-    """Check size and content of one evidence file; returns (final safe name, what it is).
-
-    Raises:
-        UserError: too big, not an accepted type, or the name claims another type.
-    """
-    name = safe_file_name(file_name)
-    if len(data) > max_bytes:
-        raise UserError(
-            f"{name} is {size_text(len(data))}; the largest evidence file accepted is "
-            f"{size_text(max_bytes)} (setting evidence.max_file_bytes)"
-        )
-    actual, described = detect(data)
-    suffix = Path(name).suffix.lower()
-    claimed = _BY_SUFFIX.get(suffix)
-    accepted = "PDF, PNG, JPEG, text, EML, CSV or XLSX"
-    if actual is None:
-        if claimed is not None:
-            raise UserError(
-                f"{name} is named like a {LABELS[claimed]} but its content is {described}; "
-                f"evidence is checked by content: only {accepted} files are accepted"
-            )
-        raise UserError(f"{name} is {described}; only {accepted} files are accepted")
-    if claimed is not None:
-        both_text = claimed in TEXT_TYPES and actual in TEXT_TYPES
-        if not both_text and claimed != actual:
-            raise UserError(
-                f"{name} is named like a {LABELS[claimed]} but its content is {described}; "
-                "rename it to match its content or attach the right file"
-            )
-        if claimed == EML and actual != EML:
-            raise UserError(f"{name} is named like an e-mail but has no e-mail headers")
-        if both_text:
-            actual = claimed
-    else:
-        name = (name + SUFFIX[actual])[-120:] if not name.lower().endswith(SUFFIX[actual]) else name
-    return name, _validate(data, actual, name)
-
-
-# ----------------------------------------------------------------------------- evidence
 
 
 def _dispute(session: Session, dispute_id: int, *, for_change: bool) -> Dispute:
@@ -484,7 +190,7 @@ def preview(session: Session, evidence_id: int, *, max_chars: int = 200_000) -> 
         raise UserError(f"no evidence {evidence_id}")
     data = bytes(ev.blob.content)
     if ev.media_type == PDF:
-        pages = _validate(data, PDF, ev.file_name).pages
+        pages = validate(data, PDF, ev.file_name).pages
         return Preview(ev.id, ev.file_name, ev.media_type, "pdf", data, None, pages)
     if ev.media_type in (PNG, JPEG):
         return Preview(ev.id, ev.file_name, ev.media_type, "image", data, None, 1)
@@ -492,53 +198,6 @@ def preview(session: Session, evidence_id: int, *, max_chars: int = 200_000) -> 
     if len(text) > max_chars:
         text = text[:max_chars] + f"\n... ({len(text) - max_chars:,} more characters)"
     return Preview(ev.id, ev.file_name, ev.media_type, "text", None, text)
-
-
-def text_of(data: bytes, media_type: str) -> tuple[str, int]:
-    """Readable, PAN-masked text of a text, e-mail, CSV or XLSX item: (text, PANs masked)."""
-    if media_type == XLSX:
-        text = _xlsx_text(data)
-    elif media_type == EML:
-        text = _email_text(data)
-    else:
-        text, _ = decode(data)
-    return mask_text(text.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def _email_text(data: bytes) -> str:
-    msg = email.message_from_bytes(data, policy=email.policy.default)
-    lines = [f"{h}: {msg[h]}" for h in ("From", "To", "Cc", "Date", "Subject") if msg[h]]
-    body = msg.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
-    content = ""
-    if body is not None:
-        try:
-            content = body.get_content()
-        except (LookupError, UnicodeDecodeError):
-            payload = body.get_payload(decode=True)
-            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-        if body.get_content_type() == "text/html":
-            content = re.sub(r"<[^>]+>", " ", content)
-            content = re.sub(r"[ \t]+", " ", content)
-    attachments = [part.get_filename() for part in msg.iter_attachments()]  # type: ignore[attr-defined]
-    out = "\n".join(lines) + "\n\n" + content.strip()
-    if any(attachments):
-        out += "\n\nAttachments: " + ", ".join(a for a in attachments if a)
-    return out
-
-
-def _xlsx_text(data: bytes) -> str:
-    from python_calamine import CalamineWorkbook
-
-    wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    out: list[str] = []
-    for name in wb.sheet_names:
-        rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=True)
-        out.append(f"[{name}]")
-        out.extend(" | ".join("" if v is None else str(v) for v in row) for row in rows[:2000])
-        if len(rows) > 2000:
-            out.append(f"... {len(rows) - 2000} more rows")
-        out.append("")
-    return "\n".join(out)
 
 
 # ----------------------------------------------------------------------------- text fields

@@ -1,16 +1,14 @@
-"""Dispute cases: create/update from PSP files with history, link to records, money trail, notes.
+"""Dispute cases from PSP files: create or update them with their history, then link them.
 
-`upsert_disputes` folds the importer's observations (see `importers.disputes.DISPUTE_FIELDS`)
-into cases: a new PSP id creates a case, a known one is updated, and every change becomes one
-`DisputeEvent` ("created", "updated" with the changed fields, "psp_comment"). Writes are Core bulk
-statements (insert ... returning, update by primary key), not per-row ORM flushes.
+`upsert_disputes` folds the importer's observations (see
+`importers.dispute_fields.DISPUTE_FIELDS`) into cases: a new PSP id creates a case, a known one is
+updated, and every change becomes one `DisputeEvent` ("created", "updated" with the changed
+fields, "psp_comment"). Writes are Core bulk statements (insert ... returning, update by primary
+key), not per-row ORM flushes. The touched cases are then linked to records (`linking`).
 
-Linking finds, through `record_references` (normalised tokens, see
-`services.common.reference_tokens.normalise`):
-the disputed charge (its id / Adyen payment reference), the order (the dispute's order reference,
-else the charge's `order` tokens) and the money trail: PSP and bank lines naming the dispute id or
-the charge (withdrawals, dispute fees, reinstatements, refunds). Links are recomputed idempotently
-for the disputes an import touches (`relink_for_batch`).
+This is the disputes domain's entry for the import service (`upsert_disputes`,
+`relink_for_batch`); the agents' notes and decisions (`agent_actions`) are reachable here too,
+for the workbook round trip.
 """
 
 from __future__ import annotations
@@ -21,14 +19,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from ...errors import UserError
-from ...models import Dispute, DisputeEvent, DisputeLink, Record, RecordReference, Source, utcnow
-from ...money import format_minor
+from ...models import Dispute, DisputeEvent, utcnow
 from ..common import audit
-from ..common.reference_tokens import normalise
+from .agent_actions import add_note as add_note
+from .agent_actions import decide as decide
+from .agent_actions import last_decisions as last_decisions
+from .linking import link_disputes, reference_key
+from .linking import relink_for_batch as relink_for_batch
 from .reason_codes import ReasonTable, normalise_category, normalise_code, normalise_network
 
 STAGE_RANK = {"inquiry": 0, "chargeback": 1, "pre_arbitration": 2, "arbitration": 3}
@@ -49,7 +49,6 @@ _TRACKED = (
     "order_ref",
 )
 _CHUNK = 500
-ROLES = ("charge", "order", "withdrawn", "fee", "reinstated", "refund")
 
 
 @dataclass
@@ -71,13 +70,6 @@ class UpsertReport:
             "events": self.events,
             "linked": self.linked,
         }
-
-
-def _key(value: str | None) -> str | None:
-    if not value:
-        return None
-    k = normalise(value)[:128]
-    return k if len(k) >= 4 else None
 
 
 def _json(value: Any) -> Any:
@@ -197,9 +189,9 @@ def _new_state(obs: dict[str, Any], table: ReasonTable) -> dict[str, Any]:
 
 def _keys_of(state: dict[str, Any]) -> dict[str, Any]:
     return {
-        "dispute_key": _key(state["psp_dispute_id"]),
-        "charge_key": _key(state.get("charge_ref")),
-        "order_key": _key(state.get("order_ref")),
+        "dispute_key": reference_key(state["psp_dispute_id"]),
+        "charge_key": reference_key(state.get("charge_ref")),
+        "order_key": reference_key(state.get("order_ref")),
     }
 
 
@@ -370,470 +362,3 @@ def _event_rows(
         {"dispute_id": dispute_id, "at": at, "actor": actor, "kind": kind, "detail": detail}
         for kind, detail in history
     ]
-
-
-# ----------------------------------------------------------------------------- linking
-
-
-@dataclass
-class LinkReport:
-    """What linking changed."""
-
-    disputes: int = 0
-    links_changed: int = 0
-    charges_found: int = 0
-    orders_found: int = 0
-
-
-@dataclass
-class _Hit:
-    record_id: int
-    kind: str
-    amount_minor: int
-    currency: str
-    source_kind: str
-    booked_on: dt.date
-    via: str  # dispute | charge | order
-    ref_kind: str
-
-
-def _hits(session: Session, values: set[str]) -> dict[str, list[_Hit]]:
-    """Records naming each normalised value, via record_references."""
-    out: dict[str, list[_Hit]] = defaultdict(list)
-    vals = sorted(values)
-    for i in range(0, len(vals), _CHUNK):
-        rows = session.execute(
-            select(
-                RecordReference.value,
-                RecordReference.kind,
-                Record.id,
-                Record.kind,
-                Record.amount_minor,
-                Record.currency,
-                Source.kind,
-                Record.booked_on,
-            )
-            .join(Record, Record.id == RecordReference.record_id)
-            .join(Source, Source.id == Record.source_id)
-            .where(RecordReference.value.in_(vals[i : i + _CHUNK]))
-        )
-        for value, ref_kind, rid, kind, amount, cur, skind, booked in rows:
-            out[value].append(
-                _Hit(int(rid), kind, int(amount), cur, skind, booked, "", ref_kind or "")
-            )
-    return out
-
-
-def _pick_charge(hits: list[_Hit], amount: int) -> _Hit | None:
-    charges = [h for h in hits if h.kind == "charge"]
-    if not charges:
-        return None
-    # Prefer the PSP's own line, then the amount closest to the dispute, then the earliest.
-    return min(
-        charges,
-        key=lambda h: (h.source_kind != "psp", abs(abs(h.amount_minor) - amount), h.booked_on),
-    )
-
-
-def _trail_role(hit: _Hit, via: str) -> str | None:
-    kind = hit.kind
-    if kind == "fee":
-        return "fee"
-    if kind == "dispute_reversal":
-        return "reinstated"
-    if kind == "refund" and via == "charge":
-        return "refund"
-    if kind in ("dispute", "adjustment") or (
-        via == "dispute" and kind in ("bank_debit", "bank_credit", "other")
-    ):
-        return "withdrawn" if hit.amount_minor < 0 else "reinstated"
-    return None
-
-
-def link_disputes(session: Session, dispute_ids: Sequence[int] | None = None) -> LinkReport:
-    """(Re)compute charge, order and money-trail links of the given cases (all when None).
-
-    Idempotent: links that still hold stay, new ones are added, ones no longer supported by any
-    reference are removed.
-    """
-    report = LinkReport()
-    if dispute_ids is None:
-        dispute_ids = list(session.scalars(select(Dispute.id).order_by(Dispute.id)))
-    ids = list(dispute_ids)
-    for i in range(0, len(ids), _CHUNK):
-        _link_chunk(session, ids[i : i + _CHUNK], report)
-    session.expire_all()
-    return report
-
-
-def _link_chunk(session: Session, ids: list[int], report: LinkReport) -> None:
-    rows = session.execute(
-        select(
-            Dispute.id,
-            Dispute.dispute_key,
-            Dispute.charge_key,
-            Dispute.order_key,
-            Dispute.amount_minor,
-            Dispute.raw,
-            Dispute.charge_record_id,
-            Dispute.order_record_id,
-        ).where(Dispute.id.in_(ids))
-    ).all()
-    extra: dict[int, list[str]] = {}
-    values: set[str] = set()
-    for r in rows:
-        refs = [k for k in (_key(x) for x in ((r.raw or {}).get("refs") or [])) if k]
-        extra[r.id] = refs
-        values.update(v for v in (r.dispute_key, r.charge_key, r.order_key, *refs) if v)
-    hits = _hits(session, values)
-    # Order tokens of the charges we find lead to the order record.
-    desired: dict[int, dict[int, str]] = {}
-    charge_of: dict[int, int | None] = {}
-    order_of: dict[int, int | None] = {}
-    pending_order: dict[int, list[int]] = {}
-    order_keys = {r.id: r.order_key for r in rows}
-    for r in rows:
-        links: dict[int, str] = {}
-        charge_hits = [h for v in (r.charge_key, *extra[r.id]) if v for h in hits.get(v, [])]
-        charge = _pick_charge(charge_hits, r.amount_minor)
-        if charge is not None:
-            links[charge.record_id] = "charge"
-        order_hits = [h for h in hits.get(r.order_key or "", []) if h.kind == "order"]
-        order = min(order_hits, key=lambda h: h.booked_on) if order_hits else None
-        if order is not None:
-            links.setdefault(order.record_id, "order")
-        for via, group in (("dispute", hits.get(r.dispute_key or "", [])), ("charge", charge_hits)):
-            for h in group:
-                role = _trail_role(h, via)
-                if role and h.record_id not in links:
-                    links[h.record_id] = role
-        desired[r.id] = links
-        charge_of[r.id] = charge.record_id if charge else None
-        order_of[r.id] = order.record_id if order else None
-        if order is None and charge is not None:
-            pending_order[r.id] = [charge.record_id]
-    if pending_order:
-        charge_ids = sorted({c for cs in pending_order.values() for c in cs})
-        tokens = session.execute(
-            select(RecordReference.record_id, RecordReference.value).where(
-                RecordReference.record_id.in_(charge_ids), RecordReference.kind == "order"
-            )
-        ).all()
-        by_charge: dict[int, list[str]] = defaultdict(list)
-        for rid, value in tokens:
-            by_charge[int(rid)].append(value)
-        order_hits_by_value = _hits(session, {v for vs in by_charge.values() for v in vs})
-        for did, cs in pending_order.items():
-            found = [
-                h
-                for c in cs
-                for v in by_charge.get(c, [])
-                for h in order_hits_by_value.get(v, [])
-                if h.kind == "order"
-            ]
-            if found:
-                best = min(found, key=lambda h: h.booked_on)
-                order_of[did] = best.record_id
-                desired[did].setdefault(best.record_id, "order")
-            tokens_of = sorted(v for c in cs for v in by_charge.get(c, []))
-            if tokens_of and not order_keys.get(did):
-                # Remember the charge's order number so an order file imported later finds
-                # this case (relink_for_batch looks cases up by their keys).
-                session.execute(
-                    update(Dispute).where(Dispute.id == did).values(order_key=tokens_of[0])
-                )
-    current: dict[int, dict[int, tuple[int, str]]] = defaultdict(dict)
-    for lid, did, rid, role in session.execute(
-        select(
-            DisputeLink.id, DisputeLink.dispute_id, DisputeLink.record_id, DisputeLink.role
-        ).where(DisputeLink.dispute_id.in_(ids))
-    ):
-        current[int(did)][int(rid)] = (int(lid), role)
-    to_add: list[dict[str, Any]] = []
-    to_delete: list[int] = []
-    to_update: list[dict[str, Any]] = []
-    for r in rows:
-        want = desired[r.id]
-        have = current.get(r.id, {})
-        for rid, role in want.items():
-            if rid not in have:
-                to_add.append({"dispute_id": r.id, "record_id": rid, "role": role})
-            elif have[rid][1] != role:
-                to_update.append({"id": have[rid][0], "role": role})
-        to_delete.extend(lid for rid, (lid, _) in have.items() if rid not in want)
-        if r.charge_record_id != charge_of[r.id] or r.order_record_id != order_of[r.id]:
-            session.execute(
-                update(Dispute)
-                .where(Dispute.id == r.id)
-                .values(charge_record_id=charge_of[r.id], order_record_id=order_of[r.id])
-            )
-        report.charges_found += charge_of[r.id] is not None
-        report.orders_found += order_of[r.id] is not None
-    if to_add:
-        session.execute(insert(DisputeLink), to_add)
-    if to_update:
-        session.execute(update(DisputeLink), to_update)
-    if to_delete:
-        session.execute(delete(DisputeLink).where(DisputeLink.id.in_(to_delete)))
-    report.disputes += len(rows)
-    report.links_changed += len(to_add) + len(to_update) + len(to_delete)
-
-
-def relink_for_batch(session: Session, batch_id: int, new_records: int) -> LinkReport:
-    """Re-link the cases that records of a new import batch refer to (charge, order, dispute id)."""
-    total = session.scalar(select(func.count()).select_from(Dispute)) or 0
-    if total == 0 or new_records == 0:
-        return LinkReport()
-    keys = (Dispute.dispute_key, Dispute.charge_key, Dispute.order_key)
-    if new_records * 3 < total:
-        # Small batch: its tokens, probed against the dispute key indexes.
-        values = (
-            select(RecordReference.value)
-            .join(Record, Record.id == RecordReference.record_id)
-            .where(Record.batch_id == batch_id)
-        )
-        query = select(Dispute.id).where(
-            keys[0].in_(values) | keys[1].in_(values) | keys[2].in_(values)
-        )
-    else:
-        # Big batch: probe each case's keys in the token index instead.
-        def named(col: Any) -> Any:
-            return exists().where(
-                RecordReference.value == col,
-                Record.id == RecordReference.record_id,
-                Record.batch_id == batch_id,
-            )
-
-        query = select(Dispute.id).where(named(keys[0]) | named(keys[1]) | named(keys[2]))
-    ids = sorted(int(i) for i in session.scalars(query))
-    if not ids:
-        return LinkReport()
-    return link_disputes(session, ids)
-
-
-# ----------------------------------------------------------------------------- money trail
-
-
-@dataclass
-class TrailLine:
-    """One record of a case's money trail."""
-
-    record_id: int
-    role: str
-    booked_on: dt.date
-    amount_minor: int
-    fee_minor: int | None
-    currency: str
-    source: str
-    source_kind: str
-    kind: str
-    external_id: str | None
-    description: str | None
-    counted: bool = True  # False: other currency, or a bank echo of a PSP line
-
-
-@dataclass
-class MoneyTrail:
-    """Disputed, withdrawn, fees, reinstated and net outcome in the case's currency (minor units).
-
-    Signs follow the records: money out is negative. `fees_minor` is the fee lines' amounts plus
-    the fees carried on withdrawal/reinstatement lines (Stripe's dispute fee and its refund).
-    Bank lines naming the dispute count only for a role no PSP line covers (otherwise they echo
-    the PSP's own debit); lines in another currency are listed but not summed.
-    """
-
-    dispute_id: int
-    currency: str
-    disputed_minor: int
-    charge_minor: int | None
-    withdrawn_minor: int
-    fees_minor: int
-    reinstated_minor: int
-    refunded_minor: int
-    net_minor: int
-    lines: list[TrailLine]
-    warnings: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line: `disputed 10.00, withdrawn -10.00, fees -15.00, ...: net -15.00 USD`."""
-        c = self.currency
-        return (
-            f"disputed {format_minor(self.disputed_minor, c)}, "
-            f"withdrawn {format_minor(self.withdrawn_minor, c)}, "
-            f"fees {format_minor(self.fees_minor, c)}, "
-            f"reinstated {format_minor(self.reinstated_minor, c)}: "
-            f"net {format_minor(self.net_minor, c)} {c}"
-        )
-
-
-def money_trail(session: Session, dispute_id: int) -> MoneyTrail:
-    """The case's money trail from its links (exact minor units)."""
-    d = session.get(Dispute, dispute_id)
-    if d is None:
-        raise UserError(f"no dispute {dispute_id}")
-    rows = session.execute(
-        select(DisputeLink.role, Record, Source.name, Source.kind)
-        .join(Record, Record.id == DisputeLink.record_id)
-        .join(Source, Source.id == Record.source_id)
-        .where(DisputeLink.dispute_id == dispute_id)
-        .order_by(Record.booked_on, Record.id)
-    ).all()
-    lines = [
-        TrailLine(
-            record_id=rec.id,
-            role=role,
-            booked_on=rec.booked_on,
-            amount_minor=rec.amount_minor,
-            fee_minor=rec.fee_minor,
-            currency=rec.currency,
-            source=sname,
-            source_kind=skind,
-            kind=rec.kind,
-            external_id=rec.external_id,
-            description=rec.description,
-        )
-        for role, rec, sname, skind in rows
-    ]
-    warnings: list[str] = []
-    psp_roles = {ln.role for ln in lines if ln.source_kind != "bank"}
-    for ln in lines:
-        if ln.currency != d.currency:
-            ln.counted = False
-            warnings.append(
-                f"line {ln.external_id or ln.record_id} is in {ln.currency}, not {d.currency}; "
-                "not summed"
-            )
-        elif ln.source_kind == "bank" and ln.role in psp_roles:
-            ln.counted = False
-
-    def total(role: str) -> int:
-        return sum(ln.amount_minor for ln in lines if ln.counted and ln.role == role)
-
-    carried_fees = sum(
-        ln.fee_minor or 0 for ln in lines if ln.counted and ln.role in ("withdrawn", "reinstated")
-    )
-    charge = next((ln for ln in lines if ln.role == "charge"), None)
-    withdrawn = total("withdrawn")
-    reinstated = total("reinstated")
-    fees = total("fee") - carried_fees
-    refunded = total("refund")
-    if refunded and withdrawn:
-        warnings.append("the charge was refunded and also charged back: money lost twice")
-    return MoneyTrail(
-        dispute_id=d.id,
-        currency=d.currency,
-        disputed_minor=d.amount_minor,
-        charge_minor=charge.amount_minor if charge else None,
-        withdrawn_minor=withdrawn,
-        fees_minor=fees,
-        reinstated_minor=reinstated,
-        refunded_minor=refunded,
-        net_minor=withdrawn + reinstated + fees,
-        lines=lines,
-        warnings=warnings,
-    )
-
-
-# ----------------------------------------------------------------------------- cases
-
-
-def find_dispute(session: Session, ref: str | int) -> Dispute:
-    """A case by our id, or by the PSP's id (`dp_...`, an Adyen dispute reference)."""
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit() and len(ref) < 10):
-        found = session.get(Dispute, int(ref))
-        if found is not None:
-            return found
-    text = str(ref).strip()
-    matches = list(session.scalars(select(Dispute).where(Dispute.psp_dispute_id == text)))
-    if not matches:
-        raise UserError(f"no dispute {text!r}")
-    if len(matches) > 1:
-        psps = ", ".join(sorted(m.psp for m in matches))
-        raise UserError(f"dispute id {text!r} exists at several PSPs ({psps}); use the case number")
-    return matches[0]
-
-
-def add_event(
-    session: Session, dispute_id: int, actor: str, kind: str, detail: dict[str, Any] | None = None
-) -> DisputeEvent:
-    """Append one entry to a case's timeline."""
-    event = DisputeEvent(dispute_id=dispute_id, actor=actor, kind=kind, detail=detail)
-    session.add(event)
-    session.flush()
-    return event
-
-
-def add_note(session: Session, dispute_id: int, actor: str, text: str) -> DisputeEvent:
-    """A note on the case's timeline (notes are events of kind `note`)."""
-    body = (text or "").strip()
-    if not body:
-        raise UserError("the note is empty")
-    if session.get(Dispute, dispute_id) is None:
-        raise UserError(f"no dispute {dispute_id}")
-    event = add_event(session, dispute_id, actor, "note", {"text": body})
-    audit.log(session, actor, "dispute_note", "dispute", dispute_id, {"event": event.id})
-    return event
-
-
-DECISIONS = ("accept", "fight")
-
-
-def decide(session: Session, dispute_id: int, decision: str, actor: str) -> DisputeEvent:
-    """Record the accept-or-fight decision on a case needing a response.
-
-    "accept" closes the case as accepted (the chargeback stands, no representment); "fight"
-    records that evidence will be submitted (the case stays open until it is submitted).
-    Either is a `decision` event on the timeline and an audit event.
-
-    Raises:
-        UserError: unknown decision or case, or the case does not need a response any more.
-    """
-    if decision not in DECISIONS:
-        raise UserError(f"unknown decision {decision!r}; use {' or '.join(DECISIONS)}")
-    d = session.get(Dispute, dispute_id)
-    if d is None:
-        raise UserError(f"no dispute {dispute_id}")
-    if d.status != "needs_response" or d.evidence_locked:
-        state = "submitted" if d.evidence_locked else d.status.replace("_", " ")
-        raise UserError(
-            f"dispute {d.psp_dispute_id} is {state}; only cases needing a response can be "
-            f"accepted or fought"
-        )
-    before = d.status
-    if decision == "accept":
-        d.status = "accepted"
-    d.updated_at = utcnow()
-    event = add_event(
-        session, d.id, actor, "decision", {"decision": decision, "from": before, "to": d.status}
-    )
-    audit.log(
-        session,
-        actor,
-        "dispute_decision",
-        "dispute",
-        d.id,
-        {"decision": decision, "from": before, "to": d.status, "event": event.id},
-    )
-    return event
-
-
-def last_decisions(session: Session, dispute_ids: Sequence[int]) -> dict[int, tuple[int, str]]:
-    """(event id, decision) of the latest accept-or-fight decision of each case that has one."""
-    ids = sorted({int(i) for i in dispute_ids})
-    out: dict[int, tuple[int, str]] = {}
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i : i + _CHUNK]
-        latest = (
-            select(DisputeEvent.dispute_id, func.max(DisputeEvent.id).label("eid"))
-            .where(DisputeEvent.dispute_id.in_(chunk), DisputeEvent.kind == "decision")
-            .group_by(DisputeEvent.dispute_id)
-            .subquery()
-        )
-        rows = session.execute(
-            select(DisputeEvent.dispute_id, DisputeEvent.id, DisputeEvent.detail).join(
-                latest, latest.c.eid == DisputeEvent.id
-            )
-        ).all()
-        for did, eid, detail in rows:
-            out[int(did)] = (int(eid), str((detail or {}).get("decision", "")))
-    return out

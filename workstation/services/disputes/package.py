@@ -34,9 +34,10 @@ from ...models import Dispute, DisputeEvent, Evidence, Record, User, utcnow
 from ...money import format_minor
 from ...paths import resources_dir
 from ..common import audit
-from .case import checklist, customer_details
-from .evidence import TEXT_TYPES, XLSX, text_of
-from .intake import money_trail
+from .checklist import checklist
+from .customer import customer_details
+from .evidence_content import TEXT_TYPES, XLSX, text_of
+from .money_trail import money_trail
 from .reason_codes import ReasonTable, evidence_kinds
 
 _LIMIT_KEYS = ("max_pages", "max_pdf_bytes", "max_file_bytes", "max_files")

@@ -1,4 +1,4 @@
-"""The disputes queue: urgency order, filters, keyset pages, claim-next, bulk assign, countdowns.
+"""The disputes queue: cases in urgency order, filtered, in keyset pages, with header counts.
 
 Urgency (the default order) puts the case most likely to lose money soonest first:
 
@@ -12,65 +12,40 @@ so 500.00 EUR due in 50 h (score 10) comes before 50.00 EUR due in 10 h (score 5
 any overdue case. The score is computed in SQL at a fixed `now` that travels in the page key, so
 pages stay consistent while time passes. Only the narrow sort key is sorted; the rows of a page are
 fetched afterwards by id.
+
+The statements are built from `queue_query`; claim-next and bulk assign (`assignment`) are
+importable from here too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    DateTime,
-    Float,
-    String,
-    and_,
-    bindparam,
-    case,
-    cast,
-    extract,
-    false,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from ...models import Dispute, Evidence, User, utcnow
+from ...money import exponent, format_minor
+from .assignment import assign as assign
+from .assignment import claim_next as claim_next
+from .deadlines import countdown, due_state
+from .queue_query import SORTS as SORTS
+from .queue_query import (
+    QueueFilters,
+    after_condition,
+    filter_conditions,
+    sort_columns,
+    urgency_buckets,
+    urgency_keys,
 )
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.elements import ColumnElement
 
-from ...errors import UserError
-from ...exporters.table import Column, write_table
-from ...importers.base import Progress
-from ...models import Dispute, DisputeEvent, Evidence, Record, User, utcnow
-from ...models.base import UTCDateTime
-from ...money import currencies_by_exponent, exponent, format_minor, from_minor
-from ..common import audit
-from ..common.users import ensure_user
-from .reason_codes import category_names
-
-SORTS = ("urgency", "due_by", "amount", "opened_at")
-_FAR = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True)
-class QueueFilters:
-    """Queue filters; None/empty means no filter on that field."""
-
-    status: Sequence[str] | None = None
-    stage: Sequence[str] | None = None
-    category: Sequence[str] | None = None
-    network: Sequence[str] | None = None
-    psp: Sequence[str] | None = None
-    assignee: str | None = None  # a login
-    unassigned: bool = False
-    due_within_days: float | None = None  # due in the next N days (overdue included)
-    overdue: bool = False
-    search: str | None = None  # PSP dispute id, charge or order reference (prefix)
+# `views.disputes.source` builds its own queue statements from these, under these names.
+_where = filter_conditions
+_buckets = urgency_buckets
+_sort_columns = sort_columns
 
 
 @dataclass
@@ -114,179 +89,6 @@ class QueuePage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# ----------------------------------------------------------------------------- helpers
-
-
-def countdown(due_by: dt.datetime | None, now: dt.datetime | None = None) -> str:
-    """`3 d 4 h left`, `5 h 20 min left`, `overdue 2 d`, `overdue 3 h`, or '' without a date."""
-    if due_by is None:
-        return ""
-    now = now or utcnow()
-    seconds = int((due_by - now).total_seconds())
-    if seconds >= 0:
-        days, rest = divmod(seconds, 86400)
-        hours, rest = divmod(rest, 3600)
-        minutes = rest // 60
-        if days:
-            return f"{days} d {hours} h left"
-        if hours:
-            return f"{hours} h {minutes} min left"
-        return f"{minutes} min left"
-    late = -seconds
-    days, rest = divmod(late, 86400)
-    hours = rest // 3600
-    if days:
-        return f"overdue {days} d"
-    if hours:
-        return f"overdue {hours} h"
-    return f"overdue {max(1, rest // 60)} min"
-
-
-def due_state(
-    due_by: dt.datetime | None, now: dt.datetime | None = None, tz: dt.tzinfo | None = None
-) -> str:
-    """For highlighting: overdue, due_today (same local day), due_soon (3 days), ok, none."""
-    if due_by is None:
-        return "none"
-    now = now or utcnow()
-    if due_by <= now:
-        return "overdue"
-    local_due = due_by.astimezone(tz) if tz else due_by.astimezone()
-    local_now = now.astimezone(tz) if tz else now.astimezone()
-    if local_due.date() == local_now.date():
-        return "due_today"
-    if due_by - now <= dt.timedelta(days=3):
-        return "due_soon"
-    return "ok"
-
-
-def _major(amount: Any, currency: Any) -> ColumnElement[Any]:
-    """Amount in major units as a float: a ranking weight for urgency, never shown to anyone."""
-    whens = [
-        (currency.in_(curs), cast(amount, Float) / 10.0**exp)
-        for exp, curs in currencies_by_exponent().items()
-    ]
-    return case(*whens, else_=cast(amount, Float) / 100.0)
-
-
-def _hours_left(session: Session, now: dt.datetime) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "sqlite":
-        now_text = now.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
-        return (
-            func.julianday(Dispute.due_by) - func.julianday(bindparam("q_now", now_text, String))
-        ) * 24.0
-    return (
-        extract("epoch", Dispute.due_by - bindparam("q_now", now, DateTime(timezone=True))) / 3600.0
-    )
-
-
-def _buckets(
-    session: Session, now: dt.datetime
-) -> list[tuple[int, ColumnElement[bool], ColumnElement[Any]]]:
-    """(bucket, condition, score) of each urgency bucket, in queue order.
-
-    Each bucket is its own query: the first two are index ranges on (status, due_by), so the
-    first page costs what the open cases cost, not what the whole (mostly closed) table costs.
-    """
-    hours = _hours_left(session, now)
-    major = _major(Dispute.amount_minor, Dispute.currency)
-    open_ = Dispute.status == "needs_response"
-    return [
-        (0, and_(open_, Dispute.due_by <= now), major),
-        (1, and_(open_, Dispute.due_by > now), major / case((hours < 1.0, 1.0), else_=hours)),
-        (2, and_(open_, Dispute.due_by.is_(None)), major),
-        (3, or_(Dispute.status < "needs_response", Dispute.status > "needs_response"), major),
-    ]
-
-
-def _urgency_keys(
-    session: Session,
-    conds: list[ColumnElement[bool]],
-    now: dt.datetime,
-    after: Sequence[Any] | None,
-    limit: int,
-    *,
-    lock: bool = False,
-) -> list[tuple[int, float, int]]:
-    """Up to `limit` (bucket, score, id) keys in urgency order after the key `after`."""
-    out: list[tuple[int, float, int]] = []
-    for bucket, cond, score in _buckets(session, now):
-        if after is not None and bucket < int(after[0]):
-            continue
-        q = select(score, Dispute.id).where(cond, *conds)
-        if after is not None and bucket == int(after[0]):
-            s_, i_ = float(after[1]), int(after[2])
-            q = q.where(or_(score < s_, and_(score == s_, Dispute.id > i_)))
-        q = q.order_by(score.desc(), Dispute.id.asc()).limit(limit - len(out))
-        if lock:
-            q = q.with_for_update(skip_locked=True)
-        out += [(bucket, float(sc), int(i)) for sc, i in session.execute(q)]
-        if len(out) >= limit:
-            break
-    return out
-
-
-def _where(session: Session, f: QueueFilters, now: dt.datetime) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    if f.status:
-        conds.append(Dispute.status.in_(list(f.status)))
-    if f.stage:
-        conds.append(Dispute.stage.in_(list(f.stage)))
-    if f.category:
-        conds.append(Dispute.reason_category.in_(category_names(f.category)))
-    if f.network:
-        conds.append(Dispute.network.in_(list(f.network)))
-    if f.psp:
-        conds.append(Dispute.psp.in_(list(f.psp)))
-    if f.unassigned:
-        conds.append(Dispute.assignee_id.is_(None))
-    elif f.assignee:
-        uid = session.scalar(select(User.id).where(User.login == f.assignee))
-        conds.append(Dispute.assignee_id == uid if uid is not None else false())
-    if f.due_within_days is not None:
-        conds.append(Dispute.due_by <= now + dt.timedelta(days=float(f.due_within_days)))
-    if f.overdue:
-        conds.append(Dispute.due_by <= now)
-    if f.search:
-        s = f.search.strip()
-        conds.append(
-            or_(
-                Dispute.psp_dispute_id.startswith(s, autoescape=True),
-                Dispute.charge_ref.startswith(s, autoescape=True),
-                Dispute.order_ref.startswith(s, autoescape=True),
-            )
-        )
-    return conds
-
-
-def _sort_columns(
-    session: Session, sort: str, descending: bool, now: dt.datetime
-) -> list[tuple[Any, bool]]:
-    """(expression, descending) pairs; the id tie-breaker comes last, ascending."""
-    if sort == "due_by":
-        col: ColumnElement[Any] = func.coalesce(Dispute.due_by, literal(_FAR, UTCDateTime()))
-    elif sort == "amount":
-        col = _major(Dispute.amount_minor, Dispute.currency)
-    elif sort == "opened_at":
-        col = func.coalesce(Dispute.opened_at, literal(_EPOCH, UTCDateTime()))
-    else:
-        raise UserError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
-    return [(col, descending), (Dispute.id, False)]
-
-
-def _after(cols: list[tuple[Any, bool]], key: Sequence[Any]) -> ColumnElement[bool]:
-    """Keyset condition: rows strictly after `key` in the (mixed-direction) order of `cols`."""
-    ors = []
-    for i, (col, desc) in enumerate(cols):
-        eqs = [c == v for (c, _), v in zip(cols[:i], key[:i], strict=True)]
-        step = col < key[i] if desc else col > key[i]
-        ors.append(and_(*eqs, step))
-    return or_(*ors)
-
-
-# ----------------------------------------------------------------------------- queries
-
-
 def list_disputes(
     session: Session,
     filters: QueueFilters | None = None,
@@ -312,16 +114,16 @@ def list_disputes(
     if after_key:
         now = dt.datetime.fromisoformat(str(after_key[0]))
     now = now or utcnow()
-    conds = _where(session, filters, now)
+    conds = filter_conditions(session, filters, now)
     keys: list[tuple[Any, ...]]
     if sort == "urgency":
         after = list(after_key[1:]) if after_key else None
-        keys = list(_urgency_keys(session, conds, now, after, limit + 1))
+        keys = list(urgency_keys(session, conds, now, after, limit + 1))
     else:
-        cols = _sort_columns(session, sort, descending, now)
+        cols = sort_columns(session, sort, descending, now)
         q = select(*(c for c, _ in cols)).where(*conds)
         if after_key:
-            q = q.where(_after(cols, list(after_key[1:])))
+            q = q.where(after_condition(cols, list(after_key[1:])))
         q = q.order_by(*((c.desc() if d else c.asc()) for c, d in cols)).limit(limit + 1)
         keys = [tuple(r) for r in session.execute(q)]
     more = len(keys) > limit
@@ -385,7 +187,7 @@ def _rows(
 
 def _py_urgency(d: Dispute, now: dt.datetime) -> tuple[int, float]:
     """The same formula as the SQL one, for rows fetched by another sort."""
-    major = d.amount_minor / 10.0 ** exponent(d.currency)  # ranking weight, as in `_major`
+    major = d.amount_minor / 10.0 ** exponent(d.currency)  # ranking weight, as in `major_units`
     if d.status != "needs_response":
         return 3, major
     if d.due_by is None:
@@ -414,7 +216,7 @@ def count_disputes(
             )
         ),
         func.count(case((and_(open_, Dispute.assignee_id.is_(None)), 1))),
-    ).where(*_where(session, filters or QueueFilters(), now))
+    ).where(*filter_conditions(session, filters or QueueFilters(), now))
     total, overdue, today, unassigned = session.execute(q).one()
     return {
         "total": int(total),
@@ -422,216 +224,3 @@ def count_disputes(
         "due_today": int(today),
         "unassigned": int(unassigned),
     }
-
-
-# ----------------------------------------------------------------------------- assignment
-
-
-def claim_next(
-    session: Session,
-    actor: str,
-    filters: QueueFilters | None = None,
-    *,
-    now: dt.datetime | None = None,
-) -> Dispute | None:
-    """Assign the most urgent unassigned case needing a response to `actor`; None if none left.
-
-    On PostgreSQL the candidate row is locked with FOR UPDATE SKIP LOCKED, so agents claiming at
-    the same moment get different cases. SQLite serialises writers; the guarded UPDATE (assignee
-    still empty) makes a lost race retry with the next case.
-    """
-    now = now or utcnow()
-    user = ensure_user(session, actor)
-    base = filters or QueueFilters()
-    f = QueueFilters(
-        status=("needs_response",),
-        stage=base.stage,
-        category=base.category,
-        network=base.network,
-        psp=base.psp,
-        unassigned=True,
-        due_within_days=base.due_within_days,
-        search=base.search,
-    )
-    pg = session.get_bind().dialect.name == "postgresql"
-    skipped: list[int] = []
-    for _ in range(10):
-        conds = _where(session, f, now)
-        if skipped:
-            conds.append(Dispute.id.not_in(skipped))
-        keys = _urgency_keys(session, conds, now, None, 1, lock=pg)
-        if not keys:
-            return None
-        found = keys[0][2]
-        result = session.execute(
-            update(Dispute)
-            .where(Dispute.id == found, Dispute.assignee_id.is_(None))
-            .values(assignee_id=user.id, updated_at=now)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            session.add(
-                DisputeEvent(
-                    dispute_id=found,
-                    actor=actor,
-                    kind="assigned",
-                    detail={"to": actor, "claimed": True},
-                )
-            )
-            audit.log(session, actor, "claim_dispute", "dispute", found)
-            session.flush()
-            claimed = session.get(Dispute, found)
-            if claimed is not None:
-                session.refresh(claimed)
-            return claimed
-        skipped.append(int(found))
-    return None
-
-
-def assign(session: Session, dispute_ids: Sequence[int], assignee: str | None, actor: str) -> int:
-    """Assign cases to a user (None: unassign), one timeline event each; returns cases changed."""
-    ids = sorted({int(i) for i in dispute_ids})
-    if not ids:
-        return 0
-    uid: int | None = None
-    if assignee:
-        user = session.scalar(select(User).where(User.login == assignee))
-        if user is None:
-            raise UserError(f"no user {assignee!r}")
-        if not user.active:
-            raise UserError(f"user {assignee!r} is inactive")
-        uid = user.id
-    differs = (
-        Dispute.assignee_id.is_not(None)
-        if uid is None
-        else or_(Dispute.assignee_id.is_(None), Dispute.assignee_id != uid)
-    )
-    changed = [
-        int(i) for i in session.scalars(select(Dispute.id).where(Dispute.id.in_(ids), differs))
-    ]
-    if not changed:
-        return 0
-    now = utcnow()
-    session.execute(
-        update(Dispute).where(Dispute.id.in_(changed)).values(assignee_id=uid, updated_at=now)
-    )
-    session.execute(
-        insert(DisputeEvent),
-        [
-            {
-                "dispute_id": i,
-                "at": now,
-                "actor": actor,
-                "kind": "assigned",
-                "detail": {"to": assignee},
-            }
-            for i in changed
-        ],
-    )
-    audit.log(
-        session,
-        actor,
-        "assign_disputes",
-        "dispute",
-        None,
-        {"to": assignee, "count": len(changed), "ids": changed[:1000]},
-    )
-    session.expire_all()
-    return len(changed)
-
-
-# ----------------------------------------------------------------------------- export
-
-EXPORT_COLUMNS = (
-    "dispute_id",
-    "status",
-    "stage",
-    "network",
-    "reason_code",
-    "amount",
-    "currency",
-    "due_by",
-    "charge_external_id",
-    "order_external_id",
-    "evidence_count",
-)
-
-
-def export_disputes(
-    session: Session,
-    path: Path,
-    filters: QueueFilters | None = None,
-    *,
-    progress: Progress | None = None,
-) -> int:
-    """Write the (filtered) cases to CSV or XLSX by suffix; returns rows written.
-
-    `charge_external_id` / `order_external_id` are the linked records' ids, else the references
-    the PSP gave. Amounts are exact decimals in the case's currency.
-    """
-    now = utcnow()
-    conds = _where(session, filters or QueueFilters(), now)
-    charge = aliased(Record)
-    order = aliased(Record)
-    counts = (
-        select(Evidence.dispute_id.label("did"), func.count().label("n"))
-        .group_by(Evidence.dispute_id)
-        .subquery()
-    )
-    q = (
-        select(
-            Dispute.psp_dispute_id,
-            Dispute.status,
-            Dispute.stage,
-            Dispute.network,
-            Dispute.reason_code,
-            Dispute.amount_minor,
-            Dispute.currency,
-            Dispute.due_by,
-            func.coalesce(charge.external_id, Dispute.charge_ref),
-            func.coalesce(order.external_id, Dispute.order_ref),
-            func.coalesce(counts.c.n, 0),
-        )
-        .outerjoin(charge, charge.id == Dispute.charge_record_id)
-        .outerjoin(order, order.id == Dispute.order_record_id)
-        .outerjoin(counts, counts.c.did == Dispute.id)
-        .where(*conds)
-        .order_by(Dispute.id)
-    )
-    total = session.scalar(
-        select(func.count())
-        .select_from(Dispute)
-        .where(*_where(session, filters or QueueFilters(), now))
-    )
-
-    def rows() -> Iterator[tuple[Any, ...]]:
-        for r in session.execute(q.execution_options(yield_per=5000)):
-            yield (
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                from_minor(int(r[5]), r[6]),
-                r[6],
-                r[7],
-                r[8],
-                r[9],
-                int(r[10]),
-            )
-
-    columns = [
-        Column("dispute_id", width=32),
-        Column("status", width=16),
-        Column("stage", width=16),
-        Column("network", width=12),
-        Column("reason_code", width=12),
-        Column("amount", kind="money"),
-        Column("currency", width=10),
-        Column("due_by", kind="datetime", width=18),
-        Column("charge_external_id", width=32),
-        Column("order_external_id", width=24),
-        Column("evidence_count", kind="int"),
-    ]
-    return write_table(
-        path, columns, rows(), sheet_title="Disputes", total=total, progress=progress
-    )

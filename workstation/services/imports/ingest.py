@@ -3,15 +3,13 @@
 This is the single write path for imported and generated records. It works on whole columns
 (pandas/pyarrow compute, RE2 regexes in C++) and writes with the driver's executemany on SQLite or
 COPY on PostgreSQL (services.common.bulk_write), because per-row Python and ORM inserts are an
-order of magnitude
-slower at a million rows (PERFORMANCE.md). The caller owns the transaction: nothing here commits,
-so an error anywhere leaves no trace.
+order of magnitude slower at a million rows (PERFORMANCE.md). The caller owns the transaction:
+nothing here commits, so an error anywhere leaves no trace. The column conversions are
+`column_conversions`, fingerprints and dedupe `dedupe`, the reference tokens `reference_rows`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...errors import UserError
@@ -36,19 +34,25 @@ from ..common.bulk_write import (
     row_count_estimate,
 )
 from ..common.card_numbers import mask_text
+from .column_conversions import (
+    GIL_STEP,
+    ints,
+    iso_dates,
+    pylist,
+    raw_texts,
+    row_slice,
+    strings,
+    utc_texts,
+)
+from .dedupe import FINGERPRINT_VERSION, already_stored, fingerprints
+from .reference_rows import reference_rows
 
-FINGERPRINT_VERSION = 1
-_HASH_KEY = "workstation-fp01"  # pandas' 16-byte hash key; fixed so fingerprints are stable
 # Same shape as pan._CANDIDATE, without look-around (RE2): 13-19 digits not inside a longer run.
 _PAN_HINT = r"(?:^|[^0-9])[0-9](?:[ -]?[0-9]){12,18}(?:[^0-9]|$)"
-_MIN_TOKEN = 4
 # Large inserts rebuild indexes once instead of maintaining them row by row, which through
 # executemany costs more (1M Stripe rows: records +13 s maintained vs 7.5 s rebuilt; tokens
 # +7 s vs 4.5 s).
 _DEFER_INDEXES_AT = 50_000
-# Rows per step of work that holds the GIL (building Python rows, hashing): a step of 25k rows
-# takes ~10-30 ms, so the UI thread gets the interpreter back well within a frame or two.
-_GIL_STEP = 25_000
 
 _RECORD_COLUMNS = (
     "id",
@@ -129,87 +133,6 @@ def resolve_sources(
     return out
 
 
-# --- column conversions (vectorised) -------------------------------------------------------
-
-
-def _strings(values: pd.Series) -> pa.Array:
-    """A pandas column as an arrow string array (None for nulls)."""
-    try:
-        arr = pa.array(values, type=pa.string(), from_pandas=True)
-    except (pa.ArrowTypeError, pa.ArrowInvalid):  # mixed types: numbers in an id column
-        arr = pa.array(
-            values.where(values.notna(), None).map(lambda v: v if v is None else str(v)),
-            type=pa.string(),
-        )
-    if isinstance(arr, pa.ChunkedArray):  # arrow-backed columns built by pd.concat
-        arr = arr.combine_chunks()
-    if pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.string())
-    return arr
-
-
-def _arrow(values: pd.Series) -> pa.Array | None:
-    """The arrow array behind an arrow-backed column (one chunk), else None."""
-    if not isinstance(values.dtype, pd.ArrowDtype):
-        return None
-    arr = pa.array(values)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
-def _iso_dates(values: pd.Series) -> pd.Series:
-    """'YYYY-MM-DD' strings (arrow-backed, null for nulls) from dates, datetimes or text."""
-    arr = _arrow(values)
-    if arr is not None and (pa.types.is_date(arr.type) or pa.types.is_timestamp(arr.type)):
-        if pa.types.is_timestamp(arr.type):  # the calendar date where the stamp was taken
-            if arr.type.tz is not None:
-                arr = pc.local_timestamp(arr)
-            arr = arr.cast(pa.date32())
-        # a cast prints ISO dates ~10x faster than strftime, and no Python objects are made
-        text_vals = arr.cast(pa.date32()).cast(pa.string())
-    else:
-        days = pd.to_datetime(values, errors="raise").to_numpy(dtype="datetime64[D]")
-        text_vals = pa.array(np.datetime_as_string(days, unit="D"), type=pa.string())
-        text_vals = pc.if_else(pa.array(np.isnat(days)), pa.scalar(None, pa.string()), text_vals)
-    return pd.Series(pd.arrays.ArrowExtensionArray(text_vals), index=values.index)
-
-
-def _utc_texts(values: pd.Series, suffix: str) -> list[str | None]:
-    """UTC timestamps as text for the driver; SQLite keeps naive UTC text like UTCDateTime."""
-    if values.isna().all():
-        return [None] * len(values)
-    arr = _arrow(values)
-    if arr is None or not pa.types.is_timestamp(arr.type):
-        ts = pd.to_datetime(values, utc=True, errors="raise")
-        arr = pa.array(ts.dt.tz_convert("UTC"), from_pandas=True)
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-    if arr.type.tz is not None:  # aware: arrow keeps UTC instants, drop the zone label
-        arr = arr.cast(pa.timestamp(arr.type.unit, tz="UTC")).cast(pa.timestamp(arr.type.unit))
-    # Microseconds always printed ("...:05.000000"), the text UTCDateTime reads back; a cast
-    # prints it ~10x faster than strftime.
-    text_vals = arr.cast(pa.timestamp("us")).cast(pa.string())
-    if suffix:
-        text_vals = pc.binary_join_element_wise(text_vals, suffix, "")
-    return text_vals.to_pylist()
-
-
-def _ints(values: pd.Series) -> list[int | None]:
-    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":  # not nullable Int64
-        return values.tolist()
-    return pa.array(values, type=pa.int64(), from_pandas=True).to_pylist()
-
-
-def _raw_texts(values: pd.Series) -> pd.Series:
-    """`raw` as JSON text (importers of big files pass text already)."""
-    if values.dtype == object and values.map(lambda v: isinstance(v, dict | list)).any():
-        return values.map(
-            lambda v: (
-                json.dumps(v, default=str, ensure_ascii=False) if isinstance(v, dict | list) else v
-            )
-        )
-    return values
-
-
 # --- steps ---------------------------------------------------------------------------------
 
 
@@ -224,7 +147,7 @@ def _normalise_frame(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
             line = df.loc[bad.idxmax(), "line_no"]
             raise UserError("value is missing", file=file_name, line=int(line), field=col)
     # arrow kernels (they release the GIL) rather than pandas string methods
-    cur = pc.utf8_upper(_strings(df["currency"]))
+    cur = pc.utf8_upper(strings(df["currency"]))
     bad_cur = pc.invert(pc.fill_null(pc.match_substring_regex(cur, r"^[A-Z]{3}$"), False))
     if pc.any(bad_cur).as_py():
         i = int(pc.index(bad_cur, True).as_py())
@@ -239,7 +162,7 @@ def _normalise_frame(df: pd.DataFrame, file_name: str) -> pd.DataFrame:
     df["direction"] = pd.Categorical.from_codes(
         (df["amount_minor"].to_numpy() < 0).astype(np.int8), categories=["credit", "debit"]
     )
-    df["raw"] = _raw_texts(df["raw"])
+    df["raw"] = raw_texts(df["raw"])
     return df
 
 
@@ -254,7 +177,7 @@ def _mask_pans(df: pd.DataFrame, exempt: tuple[str, ...] = ()) -> int:
     columns = [c for c in df.columns if c in _TEXT_COLUMNS or c.startswith("ref_")]
     exempt_values = [df[e].astype(object).where(df[e].notna(), "").astype(str) for e in exempt]
     for col in [c for c in columns if c not in exempt]:
-        arr = _strings(df[col])
+        arr = strings(df[col])
         if exempt_values:
             stripped = arr.to_pylist()
             for ids in exempt_values:
@@ -278,63 +201,6 @@ def _mask_pans(df: pd.DataFrame, exempt: tuple[str, ...] = ()) -> int:
     return total
 
 
-def _rows(df: pd.DataFrame, start: int, count: int, columns: Iterable[str]) -> dict[str, pd.Series]:
-    """Rows start..start+count of some columns, sliced column by column.
-
-    `df.iloc[a:b]` on a wide frame of mixed columns may first consolidate all its blocks (a
-    copy of the whole frame, holding the GIL); slicing single columns never does.
-    """
-    return {c: df[c].iloc[start : start + count] for c in columns}
-
-
-def fingerprints(df: pd.DataFrame) -> pd.Series:
-    """64-bit fingerprint of account, bank reference, date, amount (sign = direction), currency.
-
-    Hashed in steps of rows (a row's hash does not depend on the others) so no single call
-    holds the GIL for long.
-    """
-    out = np.empty(len(df), dtype=np.int64)
-    for lo in range(0, len(df), _GIL_STEP):
-        part = _rows(df, lo, _GIL_STEP, ("bank_ref", "external_id", "source_id", "_booked"))
-        part |= _rows(df, lo, _GIL_STEP, ("amount_minor", "currency"))
-        ref = part["bank_ref"].where(part["bank_ref"].notna(), part["external_id"])
-        key = pd.DataFrame(
-            {
-                "s": part["source_id"].astype("int64").to_numpy(),
-                "r": pd.Series(pc.utf8_trim_whitespace(_strings(ref)).to_pylist()).fillna(""),
-                "d": part["_booked"].to_numpy(),
-                "a": part["amount_minor"].astype("int64").to_numpy(),
-                "c": part["currency"].to_numpy(dtype=object),
-            }
-        )
-        hashed = pd.util.hash_pandas_object(key, index=False, hash_key=_HASH_KEY, categorize=False)
-        out[lo : lo + len(key)] = hashed.to_numpy().view(np.int64)
-    return pd.Series(out, index=df.index)
-
-
-def _duplicates(session: Session, df: pd.DataFrame) -> np.ndarray:
-    """Mask of rows whose (source, fingerprint, occurrence) is already stored."""
-    conn = session.connection()
-    found = []
-    for source_id in df["source_id"].unique():
-        rows = conn.execute(
-            text("SELECT fingerprint, occurrence FROM records WHERE source_id = :s"),
-            {"s": int(source_id)},
-        ).all()
-        if rows:
-            part = pd.DataFrame(rows, columns=["fingerprint", "occurrence"])
-            part["source_id"] = int(source_id)
-            found.append(part)
-    if not found:
-        return np.zeros(len(df), dtype=bool)
-    existing = pd.concat(found, ignore_index=True).astype("int64")
-    keys = df[["source_id", "fingerprint", "occurrence"]].astype("int64")
-    merged = keys.merge(
-        existing, how="left", on=["source_id", "fingerprint", "occurrence"], indicator=True
-    )
-    return (merged["_merge"] == "both").to_numpy()
-
-
 _ROW_SOURCES = (
     *(c for c in _RECORD_COLUMNS if c not in ("booked_on", "match_state")),
     "_booked",
@@ -349,26 +215,26 @@ def _record_rows(
     n = len(df["id"])
 
     def texts(col: str) -> list[Any]:
-        return _strings(df[col]).to_pylist()
+        return strings(df[col]).to_pylist()
 
     cols: dict[str, list[Any]] = {
         "id": df["id"].tolist(),
         "source_id": df["source_id"].tolist(),
         "batch_id": df["batch_id"].tolist(),
-        "line_no": _ints(df["line_no"]),
+        "line_no": ints(df["line_no"]),
         "external_id": texts("external_id"),
         "fingerprint": df["fingerprint"].tolist(),
         "occurrence": df["occurrence"].tolist(),
         "booked_on": texts("_booked"),
-        "value_on": _strings(_iso_dates(df["value_on"])).to_pylist()
+        "value_on": strings(iso_dates(df["value_on"])).to_pylist()
         if df["value_on"].notna().any()
         else [None] * n,
-        "occurred_at": _utc_texts(df["occurred_at"], tz_suffix),
+        "occurred_at": utc_texts(df["occurred_at"], tz_suffix),
         "amount_minor": df["amount_minor"].tolist(),
         "currency": df["currency"].tolist(),
-        "fee_minor": _ints(df["fee_minor"]),
-        "net_minor": _ints(df["net_minor"]),
-        "orig_amount_minor": _ints(df["orig_amount_minor"]),
+        "fee_minor": ints(df["fee_minor"]),
+        "net_minor": ints(df["net_minor"]),
+        "orig_amount_minor": ints(df["orig_amount_minor"]),
         "orig_currency": texts("orig_currency"),
         "direction": df["direction"].tolist(),
         "kind": texts("kind"),
@@ -380,113 +246,6 @@ def _record_rows(
     # Columns null in every row are left to their default: fewer bound parameters per row.
     used = [c for c in _RECORD_COLUMNS if any(v is not None for v in cols[c])]
     return used, list(zip(*(cols[c] for c in used), strict=True))
-
-
-def normalise_tokens(tokens: pa.Array) -> pa.Array:
-    """Vectorised `services.common.reference_tokens.normalise`: upper case, alphanumerics only, no
-    leading zeros."""
-    t = pc.utf8_upper(tokens)
-    for ch in ("_", "-"):  # by far the most common separators: cheap literal replaces
-        t = pc.replace_substring(t, ch, "")
-    odd = pc.fill_null(pc.match_substring_regex(t, r"[^0-9A-Z]"), False)
-    if pc.any(odd).as_py():  # the regex runs only on the few tokens that need it
-        fixed = pc.replace_substring_regex(pc.filter(t, odd), r"[^0-9A-Z]+", "")
-        t = pc.replace_with_mask(t, odd, fixed)
-    digits = pc.fill_null(pc.match_substring_regex(t, r"^[0-9]+$"), False)
-    if pc.any(digits).as_py():
-        t = pc.replace_with_mask(t, digits, pc.utf8_ltrim(pc.filter(t, digits), characters="0"))
-    return t
-
-
-def _text_tokens(values: pa.Array, ids: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Id-like tokens of free text: words of >= 6 characters holding a digit."""
-    words = pc.split_pattern(pc.fill_null(values, ""), " ")
-    flat = pc.list_flatten(words)
-    parents = pc.list_parent_indices(words)
-    flat = pc.utf8_trim(flat, characters=",.;:()[]{}'\"<>")
-    keep = pc.and_(
-        pc.greater_equal(pc.utf8_length(flat), 6), pc.match_substring_regex(flat, r"[0-9]")
-    )
-    return pc.filter(flat, keep), pc.take(ids, pc.filter(parents, keep))
-
-
-def reference_rows(df: pd.DataFrame, *, with_external_id: bool = True) -> pa.Table:
-    """Table (value, record_id, kind) of normalised tokens, one row per distinct token a record.
-
-    Sources, in priority order for the token's kind: the external id, `ref_<kind>` columns, the
-    payout id of payout lines, then id-like words of the description and counterparty. Rows come
-    out ordered by (value, record_id), the clustered key of record_references, so SQLite appends.
-    """
-    ids = pa.array(df["id"].to_numpy(), type=pa.int64())
-    kinds: list[str] = []
-    values: list[pa.Array] = []
-    owners: list[pa.Array] = []
-    codes: list[np.ndarray] = []
-
-    def add(kind: str, arr: pa.Array, rec: pa.Array) -> None:
-        # Normalised at once, so only the short normalised copy of each column is kept.
-        arr = pc.utf8_slice_codeunits(normalise_tokens(arr.cast(pa.string())), 0, 128)
-        keep = pc.fill_null(pc.greater_equal(pc.utf8_length(arr), _MIN_TOKEN), False)
-        if kind not in kinds:
-            kinds.append(kind)
-        values.append(pc.filter(arr, keep))
-        owners.append(pc.filter(rec, keep))
-        codes.append(np.full(len(values[-1]), kinds.index(kind), dtype=np.int8))
-
-    explicit = [("external_id", "id")] if with_external_id else []
-    # ref_e2e, ref_e2e_2, ... (several ids of one kind on a line) all have the kind "e2e"
-    explicit += [(c, re.sub(r"_\d+$", "", c[4:])) for c in df.columns if c.startswith("ref_")]
-    for col, kind in explicit:
-        arr = _strings(df[col])
-        valid = pc.is_valid(arr)
-        add(kind, pc.filter(arr, valid), pc.filter(ids, valid))
-    payouts = pc.fill_null(pc.equal(_strings(df["kind"]), "payout"), False)
-    if pc.any(payouts).as_py():
-        arr = pc.filter(_strings(df["payout_ref"]), payouts)
-        valid = pc.is_valid(arr)
-        add("payout", pc.filter(arr, valid), pc.filter(pc.filter(ids, payouts), valid))
-    # Free text is scanned where the line has no order reference of its own (bank lines,
-    # unstructured exports); structured PSP lines already name their ids in columns.
-    scan = pc.is_null(_strings(df["ref_order"])) if "ref_order" in df.columns else None
-    for col in ("description", "counterparty"):
-        texts = _strings(df[col])
-        if scan is not None:
-            texts = pc.if_else(scan, texts, pa.scalar(None, pa.string()))
-        add("text", *_text_tokens(texts, ids))
-    table = pa.table(
-        {
-            "value": pa.concat_arrays(values),
-            "record_id": pa.concat_arrays(owners),
-            "code": pa.array(np.concatenate(codes)),
-        }
-    )
-    for parts in (values, owners, codes):  # the concatenated copies are all that is needed now
-        parts.clear()
-    # Sorted by (value, record, segment): for a token repeated on one line the first segment
-    # wins, so explicit columns name the kind before free text does.
-    keys = [("value", "ascending"), ("record_id", "ascending"), ("code", "ascending")]
-    table = table.take(pc.sort_indices(table, sort_keys=keys))
-    value = table.column("value").combine_chunks()
-    record = table.column("record_id").combine_chunks()
-    n = len(value)
-    first = np.ones(n, dtype=bool)
-    if n > 1:
-        same = pc.and_(
-            pc.equal(value.slice(1), value.slice(0, n - 1)),
-            pc.equal(record.slice(1), record.slice(0, n - 1)),
-        )
-        first[1:] = ~same.to_numpy(zero_copy_only=False)
-    table = table.filter(pa.array(first))
-    kind_col = pa.DictionaryArray.from_arrays(
-        table.column("code").combine_chunks(), pa.array(kinds, type=pa.string())
-    )
-    return pa.table(
-        {
-            "value": table.column("value"),
-            "record_id": table.column("record_id"),
-            "kind": kind_col,
-        }
-    )
 
 
 def store(
@@ -561,20 +320,20 @@ def _store(
     df = _normalise_frame(df, file_name)
     # arrow kernels: a pandas map over a million strings would hold the GIL for ~0.1 s
     keys = list(sources)
-    accounts_col = _strings(df["account"])
+    accounts_col = strings(df["account"])
     slot = pc.index_in(accounts_col, value_set=pa.array(keys, type=pa.string()))
     if slot.null_count:
         unknown = sorted(map(str, pc.filter(accounts_col, pc.is_null(slot)).unique().to_pylist()))
         raise UserError(f"lines refer to unknown account(s) {unknown}", file=file_name)
     ids = np.asarray([sources[k].id for k in keys], dtype=np.int64)
     df["source_id"] = ids[slot.to_numpy(zero_copy_only=False)]
-    df["_booked"] = _iso_dates(df["booked_on"])
+    df["_booked"] = iso_dates(df["booked_on"])
     _report(progress, 1, 5, "Masking card numbers")
     masked = _mask_pans(df, result.pan_exempt_columns)
     _report(progress, 2, 5, "Finding duplicates")
     df["fingerprint"] = fingerprints(df)
     df["occurrence"] = df.groupby(["source_id", "fingerprint"], sort=False).cumcount() + 1
-    dup = _duplicates(session, df)
+    dup = already_stored(session, df)
     new = df[~dup].copy() if dup.any() else df
     duplicates = int(dup.sum())
     batch = _new_batch(
@@ -595,12 +354,12 @@ def _store(
     with ThreadPoolExecutor(1, thread_name_prefix="tokens") as pool:
         with deferred_indexes(session, ("records",), enabled=big):
             # Chunks keep the Python row tuples (the memory peak of a bulk insert) bounded.
-            for start in range(0, len(new), _GIL_STEP):
-                part = _rows(new, start, _GIL_STEP, _ROW_SOURCES)
+            for start in range(0, len(new), GIL_STEP):
+                part = row_slice(new, start, GIL_STEP, _ROW_SOURCES)
                 columns, rows = _record_rows(part, dialect)
                 bulk_insert(session, "records", columns, rows)
                 del rows
-                _report(progress, 3, 5, f"Storing lines ({min(start + _GIL_STEP, len(new)):,})")
+                _report(progress, 3, 5, f"Storing lines ({min(start + GIL_STEP, len(new)):,})")
             _insert_raw(session, new)
             if release_records:
                 result.records = pd.DataFrame(columns=result.records.columns)  # no slice of it
@@ -624,36 +383,26 @@ def _store(
 
 def _insert_raw(session: Session, new: pd.DataFrame) -> None:
     """The original lines into record_raw (record id, JSON text), for records that have one."""
-    raw = _strings(new["raw"])
+    raw = strings(new["raw"])
     keep = pc.is_valid(raw)
     ids = pc.filter(pa.array(new["id"].to_numpy(), type=pa.int64()), keep)
     raw = pc.filter(raw, keep)
-    for start in range(0, len(raw), _GIL_STEP):
+    for start in range(0, len(raw), GIL_STEP):
         rows = list(
             zip(
-                ids.slice(start, _GIL_STEP).to_pylist(),
-                raw.slice(start, _GIL_STEP).to_pylist(),
+                ids.slice(start, GIL_STEP).to_pylist(),
+                raw.slice(start, GIL_STEP).to_pylist(),
                 strict=True,
             )
         )
         bulk_insert(session, "record_raw", ("record_id", "raw"), rows)
 
 
-def _pylist(col: pa.ChunkedArray) -> list[Any]:
-    """Python values of a column; dictionary columns decoded through their few values (an
-    arrow dictionary array's own to_pylist is ~50x slower)."""
-    arr = col.combine_chunks()
-    if pa.types.is_dictionary(arr.type):
-        names = np.asarray(arr.dictionary.to_pylist(), dtype=object)
-        return list(names[arr.indices.to_numpy(zero_copy_only=False)])
-    return arr.to_pylist()
-
-
 def _insert_references(session: Session, refs: pa.Table) -> None:
     # Python tuples are built a chunk at a time: bounded memory, short GIL holds.
-    for start in range(0, refs.num_rows, _GIL_STEP):
-        part = refs.slice(start, _GIL_STEP)
-        rows = list(zip(*(_pylist(part.column(c)) for c in part.column_names), strict=True))
+    for start in range(0, refs.num_rows, GIL_STEP):
+        part = refs.slice(start, GIL_STEP)
+        rows = list(zip(*(pylist(part.column(c)) for c in part.column_names), strict=True))
         bulk_insert(session, "record_references", part.column_names, rows)
 
 

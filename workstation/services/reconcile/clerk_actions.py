@@ -3,7 +3,8 @@
 Every action is audited and returns an `Action` whose `inverse` steps, run with `undo`, put the
 database back (the GUI keeps these on its undo stack). Record states and exception cases follow
 every change. Unmatching does not delete: the match becomes "rejected", which also tells the engine
-never to propose those records together again.
+never to propose those records together again. The lookups of matches and their records, the
+difference a set of records leaves and the record states are `match_records`.
 """
 
 from __future__ import annotations
@@ -12,23 +13,57 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ... import config
 from ...errors import UserError
-from ...models import Match, MatchMember, Record, Source, utcnow
+from ...models import Match, MatchMember, utcnow
 from ...money import format_minor
 from ..common import audit
-from . import cases
+from .match_records import (
+    ACTIVE,
+    WRITE_OFF_RULE,
+    Line,
+    busy_records,
+    difference,
+    get_match,
+    lines_of,
+    member_ids,
+    recompute_difference,
+    refresh_states,
+)
 
-ACTIVE = ("auto", "confirmed")
+__all__ = [
+    "ACTIVE",
+    "INVERSES",
+    "MANUAL_RULE",
+    "WRITE_OFF_REASONS",
+    "WRITE_OFF_RULE",
+    "Action",
+    "add_members",
+    "clear_write_off",
+    "confirm",
+    "delete_match",
+    "difference",
+    "manual_match",
+    "refresh_states",
+    "reject",
+    "rematch",
+    "restore_match",
+    "split",
+    "unconfirm",
+    "undo",
+    "unmatch",
+    "write_off",
+    "write_off_record",
+]
+
 WRITE_OFF_REASONS = ("rounding", "bank_fee", "fx")
 MANUAL_RULE = "manual"
-WRITE_OFF_RULE = "write-off"
-_SIDE_RANK = {"order": 0, "psp": 1, "bank": 2, "other": 3}
-_SIDE_OF_SOURCE = {"ledger": "order", "psp": "psp", "bank": "bank"}
-_TRANSFER_KINDS = ("payout", "transfer")
+# Refusals when a record is in an active match: while it was open, and when undoing or redoing.
+_IN_A_MATCH = "record {} is already in match {}; unmatch it first"
+_MATCHED_MEANWHILE = "record {} is now in match {}"
 
 
 @dataclass(frozen=True)
@@ -52,142 +87,39 @@ def undo(session: Session, action: Action, *, actor: str) -> list[Action]:
     return done
 
 
-# --- helpers ----------------------------------------------------------------------------------
-
-
-def _match(session: Session, match_id: int) -> Match:
-    m = session.get(Match, match_id)
-    if m is None:
-        raise UserError(f"no match {match_id}")
-    return m
-
-
-def _member_ids(session: Session, match_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(MatchMember.record_id)
-            .where(MatchMember.match_id == match_id)
-            .order_by(MatchMember.record_id)
-        )
-    )
-
-
-def _busy(
-    session: Session, record_ids: Sequence[int], *, except_match: int | None = None
-) -> dict[int, int]:
-    """record id -> id of an active (auto/confirmed) match it already belongs to."""
-    q = (
-        select(MatchMember.record_id, Match.id)
-        .join(Match, Match.id == MatchMember.match_id)
-        .where(MatchMember.record_id.in_(list(record_ids)), Match.status.in_(ACTIVE))
-    )
-    if except_match is not None:
-        q = q.where(Match.id != except_match)
-    return {int(r): int(m) for r, m in session.execute(q)}
-
-
-def refresh_states(session: Session, record_ids: Sequence[int], *, actor: str = "engine") -> None:
-    """Recompute `records.match_state` of `record_ids` from the matches they are in."""
-    ids = sorted({int(i) for i in record_ids})
-    if not ids:
-        return
-    session.flush()
-    member = (
-        "SELECT 1 FROM match_members mm JOIN matches m ON m.id = mm.match_id"
-        " WHERE mm.record_id = records.id AND "
-    )
-    for i in range(0, len(ids), 500):
-        chunk = ",".join(str(v) for v in ids[i : i + 500])
-        session.execute(
-            text(
-                "UPDATE records SET match_state = CASE"
-                f" WHEN EXISTS ({member}m.status IN ('auto', 'confirmed')"
-                f" AND m.rule = '{WRITE_OFF_RULE}') THEN 'written_off'"
-                f" WHEN EXISTS ({member}m.status IN ('auto', 'confirmed')) THEN 'matched'"
-                f" WHEN EXISTS ({member}m.status = 'suggested') THEN 'suggested'"
-                " ELSE 'unmatched' END"
-                f" WHERE id IN ({chunk}) AND match_state <> 'ignored'"
-            )
-        )
-    session.expire_all()
-    cases.sync_records(session, ids, actor=actor)
-
-
 def _after(session: Session, record_ids: Sequence[int], actor: str) -> None:
     refresh_states(session, record_ids, actor=actor)
 
 
-@dataclass
-class _Line:
-    id: int
-    side: str
-    kind: str
-    amount: int
-    net: int
-    currency: str
+def _ensure_free(
+    session: Session, record_ids: Sequence[int], message: str, *, except_match: int | None = None
+) -> None:
+    """Refuse (`message` with the record and match id) when a record is in an active match."""
+    busy = busy_records(session, record_ids, except_match=except_match)
+    if busy:
+        rid, other = next(iter(busy.items()))
+        raise UserError(message.format(rid, other))
 
 
-def _lines(session: Session, record_ids: Sequence[int]) -> list[_Line]:
-    rows = session.execute(
-        select(
-            Record.id,
-            Source.kind,
-            Record.kind,
-            Record.amount_minor,
-            func.coalesce(Record.net_minor, Record.amount_minor),
-            Record.currency,
-        )
-        .join(Source, Source.id == Record.source_id)
-        .where(Record.id.in_(list(record_ids)))
-    ).all()
-    found = {
-        int(r[0]): _Line(
-            int(r[0]), _SIDE_OF_SOURCE.get(r[1], "other"), r[2], int(r[3]), int(r[4]), r[5]
-        )
-        for r in rows
-    }
-    missing = set(int(i) for i in record_ids) - set(found)
-    if missing:
-        raise UserError(f"no record {min(missing)}")
-    return [found[int(i)] for i in record_ids]
-
-
-def difference(lines: Sequence[_Line]) -> tuple[int, str, dict[int, int]]:
-    """(difference, currency, amount used per record) of a set of lines matched together.
-
-    The lowest side present (order < psp < bank) is compared with all the others: difference =
-    sum(others) - sum(lowest). PSP payouts count as money towards the bank (sign flipped), and PSP
-    lines compared with bank lines count net of fees. One side only: the lines should cancel out,
-    difference = their sum.
-    """
-    sides = {ln.side for ln in lines}
-    low = min(sides, key=lambda s: _SIDE_RANK.get(s, 3))
-    vs_bank = "bank" in sides and "order" not in sides
-
-    def used(ln: _Line) -> int:
-        if ln.kind in _TRANSFER_KINDS:
-            return -ln.amount
-        if ln.side == "psp" and vs_bank:
-            return ln.net
-        return ln.amount
-
-    amounts = {ln.id: used(ln) for ln in lines}
-    currency = next(ln.currency for ln in lines if ln.side == low)
-    if len({ln.currency for ln in lines}) > 1:
-        return 0, currency, amounts
-    if len(sides) == 1:
-        return sum(amounts.values()), currency, amounts
-    lows = sum(a for i, a in amounts.items() if next(x for x in lines if x.id == i).side == low)
-    return sum(amounts.values()) - 2 * lows, currency, amounts
-
-
-def _recompute(session: Session, m: Match) -> None:
-    ids = _member_ids(session, m.id)
-    if not ids:
-        return
-    diff, currency, _ = difference(_lines(session, ids))
-    m.difference_minor = diff
-    m.currency = currency
+def _confirmed_match(
+    session: Session, actor: str, members: Sequence[tuple[Line, int]], **columns: Any
+) -> Match:
+    """A new match a clerk made, confirmed at once, with its members (line, amount used)."""
+    now = utcnow()
+    m = Match(
+        status="confirmed",
+        confidence=100,
+        created_at=now,
+        created_by=actor,
+        confirmed_at=now,
+        confirmed_by=actor,
+        **columns,
+    )
+    session.add(m)
+    session.flush()
+    for ln, amount in members:
+        session.add(MatchMember(match_id=m.id, record_id=ln.id, side=ln.side, amount_minor=amount))
+    return m
 
 
 # --- suggestions ------------------------------------------------------------------------------
@@ -195,14 +127,11 @@ def _recompute(session: Session, m: Match) -> None:
 
 def confirm(session: Session, match_id: int, *, actor: str) -> Action:
     """A clerk accepts a suggested match."""
-    m = _match(session, match_id)
+    m = get_match(session, match_id)
     if m.status != "suggested":
         raise UserError(f"match {match_id} is {m.status}, not a suggestion")
-    ids = _member_ids(session, match_id)
-    busy = _busy(session, ids, except_match=match_id)
-    if busy:
-        rid, other = next(iter(busy.items()))
-        raise UserError(f"record {rid} is already in match {other}; unmatch it first")
+    ids = member_ids(session, match_id)
+    _ensure_free(session, ids, _IN_A_MATCH, except_match=match_id)
     m.status = "confirmed"
     m.confirmed_at = utcnow()
     m.confirmed_by = actor
@@ -213,13 +142,13 @@ def confirm(session: Session, match_id: int, *, actor: str) -> Action:
 
 def unconfirm(session: Session, match_id: int, *, actor: str) -> Action:
     """Undo of `confirm`: back to a suggestion."""
-    m = _match(session, match_id)
+    m = get_match(session, match_id)
     if m.status != "confirmed":
         raise UserError(f"match {match_id} is {m.status}, not confirmed")
     m.status = "suggested"
     m.confirmed_at = None
     m.confirmed_by = None
-    ids = _member_ids(session, match_id)
+    ids = member_ids(session, match_id)
     audit.log(session, actor, "match.unconfirm", "match", match_id, {"records": ids})
     _after(session, ids, actor)
     return Action("unconfirm", match_id, tuple(ids), (("confirm", {"match_id": match_id}),))
@@ -227,7 +156,7 @@ def unconfirm(session: Session, match_id: int, *, actor: str) -> Action:
 
 def reject(session: Session, match_id: int, *, actor: str, note: str | None = None) -> Action:
     """A clerk turns a suggestion down; the engine will not propose it again."""
-    m = _match(session, match_id)
+    m = get_match(session, match_id)
     if m.status != "suggested":
         raise UserError(f"match {match_id} is {m.status}, not a suggestion")
     return _set_rejected(session, m, actor, "reject", note)
@@ -235,7 +164,7 @@ def reject(session: Session, match_id: int, *, actor: str, note: str | None = No
 
 def unmatch(session: Session, match_id: int, *, actor: str, note: str | None = None) -> Action:
     """Take a match apart; its records become open again and will not be re-matched together."""
-    m = _match(session, match_id)
+    m = get_match(session, match_id)
     if m.status == "rejected":
         raise UserError(f"match {match_id} is already undone")
     return _set_rejected(session, m, actor, "unmatch", note)
@@ -247,7 +176,7 @@ def _set_rejected(session: Session, m: Match, actor: str, name: str, note: str |
     m.status = "rejected"
     if note:
         m.note = note
-    ids = _member_ids(session, m.id)
+    ids = member_ids(session, m.id)
     audit.log(session, actor, f"match.{name}", "match", m.id, {"from": before, "records": ids})
     _after(session, ids, actor)
     return Action(
@@ -262,15 +191,12 @@ def rematch(
     session: Session, match_id: int, status: str, *, actor: str, note: str | None = None
 ) -> Action:
     """Bring a rejected match back with `status` (undo of reject / unmatch)."""
-    m = _match(session, match_id)
+    m = get_match(session, match_id)
     if m.status != "rejected":
         raise UserError(f"match {match_id} is {m.status}, not rejected")
-    ids = _member_ids(session, match_id)
+    ids = member_ids(session, match_id)
     if status in ACTIVE:
-        busy = _busy(session, ids, except_match=match_id)
-        if busy:
-            rid, other = next(iter(busy.items()))
-            raise UserError(f"record {rid} is now in match {other}")
+        _ensure_free(session, ids, _MATCHED_MEANWHILE, except_match=match_id)
     m.status = status
     m.note = note
     audit.log(session, actor, "match.rematch", "match", match_id, {"to": status, "records": ids})
@@ -291,11 +217,8 @@ def manual_match(
     ids = sorted({int(i) for i in record_ids})
     if len(ids) < 2:
         raise UserError("select at least two records to match")
-    lines = _lines(session, ids)
-    busy = _busy(session, ids)
-    if busy:
-        rid, other = next(iter(busy.items()))
-        raise UserError(f"record {rid} is already in match {other}; unmatch it first")
+    lines = lines_of(session, ids)
+    _ensure_free(session, ids, _IN_A_MATCH)
     diff, currency, amounts = difference(lines)
     stale = list(
         session.scalars(
@@ -306,26 +229,16 @@ def manual_match(
         )
     )
     for sid in stale:
-        _match(session, sid).status = "rejected"
-    now = utcnow()
-    m = Match(
-        status="confirmed",
+        get_match(session, sid).status = "rejected"
+    m = _confirmed_match(
+        session,
+        actor,
+        [(ln, amounts[ln.id]) for ln in lines],
         rule=MANUAL_RULE,
-        confidence=100,
         difference_minor=diff,
         currency=currency,
         note=note,
-        created_at=now,
-        created_by=actor,
-        confirmed_at=now,
-        confirmed_by=actor,
     )
-    session.add(m)
-    session.flush()
-    for ln in lines:
-        session.add(
-            MatchMember(match_id=m.id, record_id=ln.id, side=ln.side, amount_minor=amounts[ln.id])
-        )
     audit.log(
         session,
         actor,
@@ -334,7 +247,7 @@ def manual_match(
         m.id,
         {"records": ids, "difference": diff, "rejected_suggestions": stale},
     )
-    stale_ids = [r for s in stale for r in _member_ids(session, s)]
+    stale_ids = [r for s in stale for r in member_ids(session, s)]
     _after(session, ids + stale_ids, actor)
     inverse: list[tuple[str, dict[str, Any]]] = [("delete_match", {"match_id": m.id})]
     inverse += [("rematch", {"match_id": s, "status": "suggested"}) for s in stale]
@@ -343,7 +256,7 @@ def manual_match(
 
 def delete_match(session: Session, match_id: int, *, actor: str) -> Action:
     """Remove a match entirely (undo of a manual match or a record write-off)."""
-    m = _match(session, match_id)
+    m = get_match(session, match_id)
     snapshot = {
         "match_id": m.id,
         "status": m.status,
@@ -390,10 +303,7 @@ def restore_match(
         raise UserError(f"match {match_id} exists")
     ids = [int(x["record_id"]) for x in members]
     if status in ACTIVE:
-        busy = _busy(session, ids)
-        if busy:
-            rid, other = next(iter(busy.items()))
-            raise UserError(f"record {rid} is now in match {other}")
+        _ensure_free(session, ids, _MATCHED_MEANWHILE)
     now = utcnow()
     m = Match(
         id=match_id,
@@ -425,7 +335,7 @@ def restore_match(
     if rule == WRITE_OFF_RULE:
         m.difference_minor = int(writeoff_minor or 0)
     else:
-        _recompute(session, m)
+        recompute_difference(session, m)
     audit.log(session, actor, "match.restore", "match", match_id, {"records": ids})
     _after(session, ids, actor)
     return Action(
@@ -438,7 +348,7 @@ def restore_match(
 
 def split(session: Session, match_id: int, record_ids: Sequence[int], *, actor: str) -> Action:
     """Take records out of a match (at least two members must stay; else unmatch)."""
-    m = _match(session, match_id)
+    m = get_match(session, match_id)
     if m.status == "rejected":
         raise UserError(f"match {match_id} is undone")
     remove = {int(i) for i in record_ids}
@@ -455,7 +365,7 @@ def split(session: Session, match_id: int, record_ids: Sequence[int], *, actor: 
     for mm in gone:
         m.members.remove(mm)
     session.flush()
-    _recompute(session, m)
+    recompute_difference(session, m)
     audit.log(session, actor, "match.split", "match", match_id, {"removed": sorted(remove)})
     _after(session, sorted(remove), actor)
     return Action(
@@ -470,13 +380,10 @@ def add_members(
     session: Session, match_id: int, members: list[dict[str, Any]], *, actor: str
 ) -> Action:
     """Put records (back) into a match (undo of `split`)."""
-    m = _match(session, match_id)
+    m = get_match(session, match_id)
     ids = [int(x["record_id"]) for x in members]
     if m.status in ACTIVE:
-        busy = _busy(session, ids, except_match=match_id)
-        if busy:
-            rid, other = next(iter(busy.items()))
-            raise UserError(f"record {rid} is now in match {other}")
+        _ensure_free(session, ids, _MATCHED_MEANWHILE, except_match=match_id)
     for x in members:
         m.members.append(
             MatchMember(
@@ -484,7 +391,7 @@ def add_members(
             )
         )
     session.flush()
-    _recompute(session, m)
+    recompute_difference(session, m)
     audit.log(session, actor, "match.add_members", "match", match_id, {"added": ids})
     _after(session, ids, actor)
     return Action(
@@ -495,25 +402,30 @@ def add_members(
 # --- write-offs -----------------------------------------------------------------------------
 
 
-def _limit(session: Session) -> int:
-    return int(config.get(session, "match.writeoff_max_minor"))
+def _check_reason(reason: str) -> None:
+    if reason not in WRITE_OFF_REASONS:
+        raise UserError(f"write-off reason must be one of {', '.join(WRITE_OFF_REASONS)}")
+
+
+def _check_within_limit(session: Session, what: str, amount: int, currency: str) -> None:
+    """Refuse an `amount` (`what` names it) over the configured write-off limit."""
+    limit = int(config.get(session, "match.writeoff_max_minor"))
+    if abs(amount) > limit:
+        raise UserError(
+            f"{what} {format_minor(amount, currency)} is over the write-off limit "
+            f"{format_minor(limit, currency)}"
+        )
 
 
 def write_off(session: Session, match_id: int, reason: str, *, actor: str) -> Action:
     """Book a match's difference (within the write-off limit) to a reason."""
-    if reason not in WRITE_OFF_REASONS:
-        raise UserError(f"write-off reason must be one of {', '.join(WRITE_OFF_REASONS)}")
-    m = _match(session, match_id)
+    _check_reason(reason)
+    m = get_match(session, match_id)
     if m.status not in ACTIVE:
         raise UserError(f"match {match_id} is {m.status}; confirm it before writing off")
     if m.difference_minor == 0:
         raise UserError(f"match {match_id} has no difference to write off")
-    limit = _limit(session)
-    if abs(m.difference_minor) > limit:
-        raise UserError(
-            f"difference {format_minor(m.difference_minor, m.currency)} is over the write-off "
-            f"limit {format_minor(limit, m.currency)}"
-        )
+    _check_within_limit(session, "difference", m.difference_minor, m.currency)
     before = (m.writeoff_reason, m.writeoff_minor)
     m.writeoff_reason = reason
     m.writeoff_minor = m.difference_minor
@@ -529,14 +441,14 @@ def write_off(session: Session, match_id: int, reason: str, *, actor: str) -> Ac
     return Action(
         "write_off",
         match_id,
-        tuple(_member_ids(session, match_id)),
+        tuple(member_ids(session, match_id)),
         (("clear_write_off", {"match_id": match_id}),),
     )
 
 
 def clear_write_off(session: Session, match_id: int, *, actor: str) -> Action:
     """Undo of `write_off`."""
-    m = _match(session, match_id)
+    m = get_match(session, match_id)
     if m.writeoff_reason is None:
         raise UserError(f"match {match_id} has no write-off")
     reason = m.writeoff_reason
@@ -547,43 +459,28 @@ def clear_write_off(session: Session, match_id: int, *, actor: str) -> Action:
     return Action(
         "clear_write_off",
         match_id,
-        tuple(_member_ids(session, match_id)),
+        tuple(member_ids(session, match_id)),
         (("write_off", {"match_id": match_id, "reason": reason}),),
     )
 
 
 def write_off_record(session: Session, record_id: int, reason: str, *, actor: str) -> Action:
     """Write a small lone record off (e.g. a bank fee line): it leaves the queue as written off."""
-    if reason not in WRITE_OFF_REASONS:
-        raise UserError(f"write-off reason must be one of {', '.join(WRITE_OFF_REASONS)}")
-    line = _lines(session, [record_id])[0]
-    busy = _busy(session, [record_id])
+    _check_reason(reason)
+    line = lines_of(session, [record_id])[0]
+    busy = busy_records(session, [record_id])
     if busy:
         raise UserError(f"record {record_id} is in match {busy[record_id]}")
-    limit = _limit(session)
-    if abs(line.amount) > limit:
-        raise UserError(
-            f"amount {format_minor(line.amount, line.currency)} is over the write-off limit "
-            f"{format_minor(limit, line.currency)}"
-        )
-    now = utcnow()
-    m = Match(
-        status="confirmed",
+    _check_within_limit(session, "amount", line.amount, line.currency)
+    m = _confirmed_match(
+        session,
+        actor,
+        [(line, line.amount)],
         rule=WRITE_OFF_RULE,
-        confidence=100,
         difference_minor=line.amount,
         currency=line.currency,
         writeoff_reason=reason,
         writeoff_minor=line.amount,
-        created_at=now,
-        created_by=actor,
-        confirmed_at=now,
-        confirmed_by=actor,
-    )
-    session.add(m)
-    session.flush()
-    session.add(
-        MatchMember(match_id=m.id, record_id=record_id, side=line.side, amount_minor=line.amount)
     )
     audit.log(
         session,

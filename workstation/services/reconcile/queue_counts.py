@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from .table_queries import AGE_BUCKETS, OPEN_STATES, ExceptionFilters, as_date
+from .table_filters import AGE_BUCKETS, OPEN_STATES, ExceptionFilters, as_date
 
 _SQL = (
     "SELECT match_state, source_id, currency, kind, CAST(booked_on AS TEXT), COUNT(*)"

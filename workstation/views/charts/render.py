@@ -1,13 +1,12 @@
 """pyqtgraph plots of dashboard chart data, shared by the dashboard page and `workstation chart`.
 
-`build_plot(name, data)` turns a `services.analytics.charts.ChartData` into a `ChartWidget` (a
-PlotWidget):
-time series as lines (threshold series dashed, drawn as monthly steps), bars and stacked bars
-with category ticks, a percent or money axis, a legend, hover tooltips with the exact values the
-service formatted, and `element_clicked(drill)` when the user clicks a point or bar (the dashboard
-opens the queue behind it). Lines downsample (peak) and clip to the view, so a million-point
-series stays smooth. `export_chart` writes PNG (pyqtgraph's ImageExporter, >= 2400 px wide:
-print resolution) or SVG (vector, through Qt's SVG generator).
+`build_plot(name, data)` turns a `services.analytics.catalogue.ChartData` into a `ChartWidget`
+(a PlotWidget): time series as lines (threshold series dashed, drawn as monthly steps), bars and
+stacked bars with category ticks, a percent or money axis, a legend, hover tooltips with the exact
+values the service formatted, and `element_clicked(drill)` when the user clicks a point or bar
+(the dashboard opens the queue behind it). Lines downsample (peak) and clip to the view, so a
+million-point series stays smooth. `export_chart` writes PNG (pyqtgraph's ImageExporter,
+>= 2400 px wide: print resolution) or SVG (vector, through Qt's SVG generator).
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QToolTip
 
 from ...errors import UserError
-from ...services.analytics.charts import ChartData, Series, chart_data
+from ...services.analytics.catalogue import ChartData, Series, chart_data
 
 PALETTE = ("#2F5597", "#C0504D", "#4E9A06", "#8064A2", "#E08A00", "#2AA1B3", "#7F6000", "#B4456E")
 THRESHOLD_COLORS = ("#D62728", "#FF7F0E", "#7F0000", "#9467BD")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import UserError
-from ...services.analytics.charts import ChartData
+from ...services.analytics.catalogue import ChartData
 from .. import messages
 from ..charts.render import PRINT_WIDTH, ChartWidget, build_plot, render_to_file
 

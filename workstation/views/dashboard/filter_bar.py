@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...services.analytics import kpis
+from ...services.analytics import catalogue
 from ...services.analytics.dashboard import Choices
 
 CUSTOM = "custom"
@@ -121,7 +121,7 @@ class FilterBar(QWidget):
         if period is not None:
             self._set_range(*period)
             lo, hi = period
-            whole = lo.day == 1 and hi == kpis.month_end(lo)
+            whole = lo.day == 1 and hi == catalogue.month_end(lo)
             i = self.month.findData(lo.isoformat()) if whole else -1
             self.month.setCurrentIndex(i if i >= 0 else self.month.count() - 1)
             self._show_custom(i < 0)
@@ -155,7 +155,7 @@ class FilterBar(QWidget):
 
     def select_month(self, month: dt.date) -> bool:
         """Pick the month starting `month` if offered (emits `changed`)."""
-        i = self.month.findData(kpis.month_start(month).isoformat())
+        i = self.month.findData(catalogue.month_start(month).isoformat())
         if i < 0:
             return False
         self.month.setCurrentIndex(i)
@@ -179,7 +179,7 @@ class FilterBar(QWidget):
             return
         self._show_custom(False)
         start = dt.date.fromisoformat(str(data))
-        self._set_range(start, kpis.month_end(start))
+        self._set_range(start, catalogue.month_end(start))
         self.changed.emit()
 
     def _custom_edited(self) -> None:

@@ -1,37 +1,25 @@
 """One dispute case: details, money trail, checklist, evidence, Visa CE 3.0, texts, timeline.
 
-The case is read in the background (`services.disputes.intake.case.case_view`) and shown section by
-section. Text fields autosave through `DraftSaver`; evidence changes, notes, the package and the
-submission go through their services in background tasks and reload the case afterwards.
+The case is read in the background (`services.disputes.case.case_view`) and shown section by
+section (`case_overview`, `case_checklist`, `evidence`, `case_ce3`). Text fields autosave through
+`DraftSaver`; evidence changes, notes, the package and the submission go through their services
+in background tasks and reload the case afterwards.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QDialog,
-    QDialogButtonBox,
     QFileDialog,
-    QFormLayout,
-    QFrame,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
-    QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -39,15 +27,20 @@ from PySide6.QtWidgets import (
 )
 
 from ...money import format_minor
+from ...services.disputes.agent_actions import add_note
 from ...services.disputes.case import case_view
-from ...services.disputes.intake import add_note
 from ...services.disputes.package import export_package, mark_submitted, preflight
 from ...services.disputes.reason_codes import checklists
 from .. import messages
 from ..context import DISPUTES
 from ..models.table import Column, RowsTableModel
+from .case_ce3 import Ce3Tab
+from .case_checklist import ChecklistSection
+from .case_overview import OverviewTab
+from .case_widgets import banner, scrolled, set_kind, table_view, when_text
 from .drafts import DraftSaver, saved_text
 from .evidence import EvidencePanel
+from .preflight_dialog import PreflightDialog
 from .source import words
 
 TEXT_FIELDS = ("product_description", "communication_summary", "rebuttal")
@@ -57,30 +50,10 @@ HINTS = {
     "accept": ("Suggestion: accept", "info"),
     "none": ("No decision due", "info"),
 }
-TRAIL_COLUMNS = (
-    Column("booked_on", "Booked", "date"),
-    Column("role_text", "Role"),
-    Column("source", "Source"),
-    Column("external_id", "Reference"),
-    Column("amount_minor", "Amount", "money"),
-    Column("fee_minor", "Fee", "money"),
-    Column("currency", "Cur."),
-    Column("counted_text", "In totals"),
-)
 TIMELINE_COLUMNS = (
     Column("at", "When", "datetime"),
     Column("actor", "Who"),
     Column("text", "What"),
-)
-CE3_COLUMNS = (
-    Column("booked_on", "Booked", "date"),
-    Column("external_id", "Transaction"),
-    Column("amount_minor", "Amount", "money"),
-    Column("ip", "IP"),
-    Column("device_id", "Device"),
-    Column("shipping_address", "Shipping"),
-    Column("account_id", "Account"),
-    Column("qualifies", "Qualifies"),
 )
 STYLE = """
 QLabel#case_title { font-size: 14pt; font-weight: 600; color: #1f2a37; }
@@ -96,103 +69,6 @@ QLabel#drop_area { border: 2px dashed #9fb3c8; border-radius: 6px; padding: 12px
     color: #3b4a5c; background: #f6f9fc; }
 QLabel#drop_area[locked="true"] { border-color: #d0d4da; color: #5f6670; background: #f3f4f6; }
 """
-ROLE_TEXT = {
-    "charge": "Charge",
-    "order": "Order",
-    "withdrawn": "Withdrawn",
-    "fee": "Dispute fee",
-    "reinstated": "Reinstated",
-    "refund": "Refund",
-}
-
-
-def _when(value: dt.datetime | dt.date | None) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, dt.datetime):
-        local = value.astimezone() if value.tzinfo else value
-        return local.strftime("%Y-%m-%d %H:%M")
-    return value.isoformat()
-
-
-def _table(name: str, model) -> QTableView:
-    view = QTableView()
-    view.setObjectName(name)
-    view.setModel(model)
-    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.verticalHeader().hide()
-    view.setWordWrap(False)
-    view.setAlternatingRowColors(True)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    return view
-
-
-def _scrolled(widget: QWidget) -> QScrollArea:
-    """`widget` in a frameless scroll area, so a short window never forces the pane taller."""
-    scroll = QScrollArea()
-    scroll.setWidget(widget)
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QFrame.Shape.NoFrame)
-    return scroll
-
-
-def _banner(name: str = "banner") -> QLabel:
-    label = QLabel()
-    label.setObjectName(name)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
-def _set_kind(label: QLabel, kind: str) -> None:
-    label.setProperty("kind", kind)
-    label.style().unpolish(label)
-    label.style().polish(label)
-
-
-class PreflightDialog(QDialog):
-    """The pre-flight report before a package is saved; `accepted` means go on."""
-
-    def __init__(self, report, case_name: str, parent=None) -> None:
-        super().__init__(parent)
-        self.setObjectName("preflight_dialog")
-        self.setWindowTitle(f"Pre-flight: {case_name}")
-        self.report = report
-        self.force = not report.ok
-        head = QLabel()
-        head.setObjectName("banner")
-        head.setWordWrap(True)
-        if report.ok:
-            head.setText(
-                f"Ready: {report.pages} pages, {report.pdf_bytes / 1e6:.2f} MB. "
-                "Warnings below do not block the package."
-            )
-            _set_kind(head, "ok")
-        else:
-            failed = "; ".join(c.message for c in report.failures if c.severity == "error")
-            head.setText(f"The package breaks a limit: {failed}. The PSP may reject it.")
-            _set_kind(head, "error")
-        body = QPlainTextEdit(report.text())
-        body.setObjectName("preflight_text")
-        body.setReadOnly(True)
-        font = QFont("monospace")
-        font.setStyleHint(QFont.StyleHint.TypeWriter)
-        body.setFont(font)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
-        self.save_button = buttons.addButton(
-            "Save package…" if report.ok else "Save anyway…",
-            QDialogButtonBox.ButtonRole.AcceptRole,
-        )
-        self.save_button.setObjectName("preflight_save")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(head)
-        layout.addWidget(body, 1)
-        layout.addWidget(buttons)
-        self.resize(640, 380)
 
 
 class CaseView(QWidget):
@@ -237,9 +113,9 @@ class CaseView(QWidget):
         self.close_button.setText("Close")
         self.close_button.setToolTip("Close the case")
         self.close_button.clicked.connect(self.close_requested)
-        self.lock_label = _banner("lock_banner")
+        self.lock_label = banner("lock_banner")
         self.lock_label.hide()
-        self.hint = _banner()
+        self.hint = banner()
         self.hint.setObjectName("banner")
         self.package_button = QPushButton("Build package…")
         self.package_button.setObjectName("build_package")
@@ -268,13 +144,20 @@ class CaseView(QWidget):
         self.tabs = QTabWidget()
         self.tabs.setObjectName("case_tabs")
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self._build_overview(), "Overview")
-        self.tabs.addTab(_scrolled(self._build_evidence()), "Evidence")
-        self.tabs.addTab(_scrolled(self._build_texts()), "Response")
+        self.overview = OverviewTab(self)
+        self.tabs.addTab(self.overview.widget, "Overview")
+        self.tabs.addTab(scrolled(self._build_evidence()), "Evidence")
+        self.tabs.addTab(scrolled(self._build_texts()), "Response")
         self.tabs.addTab(self._build_timeline(), "Timeline")
-        self.ce3_tab = self._build_ce3()
+        self.ce3 = Ce3Tab(self)
+        self.ce3_tab = self.ce3.widget
         self.ce3_index = self.tabs.addTab(self.ce3_tab, "Visa CE 3.0")
         self.tabs.setTabVisible(self.ce3_index, False)
+        # the sections' models and labels, as callers of the view know them
+        self.trail_model = self.overview.trail_model
+        self.ce3_model = self.ce3.model
+        self.ce3_summary = self.ce3.summary
+        self.ce3_detail = self.ce3.detail
 
         self.body = QWidget()
         body = QVBoxLayout(self.body)
@@ -301,61 +184,14 @@ class CaseView(QWidget):
         self.evidence.changed.connect(self._evidence_changed)
 
     # -- building --------------------------------------------------------------------------------
-    def _build_overview(self) -> QWidget:
-        self.transaction_box = QGroupBox("Transaction")
-        self.transaction_form = QFormLayout(self.transaction_box)
-        self.customer_box = QGroupBox("Customer")
-        self.customer_form = QFormLayout(self.customer_box)
-        for form in (self.transaction_form, self.customer_form):
-            form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.reason_label = QLabel()
-        self.reason_label.setWordWrap(True)
-        self.reason_label.setObjectName("muted")
-
-        self.trail_model = RowsTableModel(TRAIL_COLUMNS, parent=self)
-        self.trail_table = _table("money_trail", self.trail_model)
-        self.trail_table.setMinimumHeight(130)
-        self.trail_totals = QGridLayout()
-        self.trail_totals.setHorizontalSpacing(18)
-        self.trail_warnings = QLabel()
-        self.trail_warnings.setObjectName("checks")
-        self.trail_warnings.setWordWrap(True)
-        trail_box = QGroupBox("Money trail")
-        trail_layout = QVBoxLayout(trail_box)
-        trail_layout.addLayout(self.trail_totals)
-        trail_layout.addWidget(self.trail_table, 1)
-        trail_layout.addWidget(self.trail_warnings)
-
-        boxes = QHBoxLayout()
-        boxes.addWidget(self.transaction_box, 1)
-        boxes.addWidget(self.customer_box, 1)
-        inner = QWidget()
-        layout = QVBoxLayout(inner)
-        layout.setContentsMargins(0, 6, 0, 0)
-        layout.addLayout(boxes)
-        layout.addWidget(self.reason_label)
-        layout.addWidget(trail_box, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(inner)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        return scroll
-
     def _build_evidence(self) -> QWidget:
-        self.checklist_title = QLabel()
-        self.checklist_title.setObjectName("section_title")
-        self.checklist = QListWidget()
-        self.checklist.setObjectName("checklist")
-        self.checklist.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.checklist.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.checklist.setWordWrap(True)
+        self.checklist = ChecklistSection()
         self.evidence = EvidencePanel(self.ctx)
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 6, 0, 0)
-        layout.addWidget(self.checklist_title)
-        layout.addWidget(self.checklist)
+        layout.addWidget(self.checklist.title)
+        layout.addWidget(self.checklist.list)
         layout.addWidget(self.evidence, 1)
         return page
 
@@ -396,7 +232,7 @@ class CaseView(QWidget):
 
     def _build_timeline(self) -> QWidget:
         self.timeline_model = RowsTableModel(TIMELINE_COLUMNS, parent=self)
-        self.timeline_table = _table("timeline", self.timeline_model)
+        self.timeline_table = table_view("timeline", self.timeline_model)
         self.note_edit = QPlainTextEdit()
         self.note_edit.setObjectName("note_edit")
         self.note_edit.setPlaceholderText("Add a note for the team…")
@@ -413,21 +249,6 @@ class CaseView(QWidget):
         layout.setContentsMargins(0, 6, 0, 0)
         layout.addWidget(self.timeline_table, 1)
         layout.addLayout(row)
-        return page
-
-    def _build_ce3(self) -> QWidget:
-        self.ce3_summary = _banner()
-        self.ce3_detail = QLabel()
-        self.ce3_detail.setObjectName("muted")
-        self.ce3_detail.setWordWrap(True)
-        self.ce3_model = RowsTableModel(CE3_COLUMNS, parent=self)
-        self.ce3_table = _table("ce3_table", self.ce3_model)
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        layout.setContentsMargins(0, 6, 0, 0)
-        layout.addWidget(self.ce3_summary)
-        layout.addWidget(self.ce3_detail)
-        layout.addWidget(self.ce3_table, 1)
         return page
 
     # -- loading ---------------------------------------------------------------------------------
@@ -473,8 +294,8 @@ class CaseView(QWidget):
         self.dispute_id = v.id
         self.view = v
         self._show_header(v)
-        self._show_overview(v)
-        self._show_checklist(v)
+        self.overview.show(v)
+        self.checklist.show(v.checklist)
         self.evidence.show_case(v, same_case=same)
         self._show_texts(v, same_case=same)
         self._show_timeline(v)
@@ -499,9 +320,9 @@ class CaseView(QWidget):
         self.subtitle.setText(" · ".join(p for p in parts if p))
         self.amount.setText(v.amount_text)
         if v.countdown:
-            self.due.setText(f"{v.countdown} (due {_when(v.due_by)})")
+            self.due.setText(f"{v.countdown} (due {when_text(v.due_by)})")
         elif v.due_by is not None:
-            self.due.setText(f"due {_when(v.due_by)}")
+            self.due.setText(f"due {when_text(v.due_by)}")
         else:
             self.due.setText("")
         self.due.setProperty("state", v.due_state)
@@ -520,138 +341,11 @@ class CaseView(QWidget):
         self.hint.setText(summary)
         self.hint.setToolTip("\n".join(f"• {r}" for r in h.reasons))
         self.hint_reasons = list(h.reasons)
-        _set_kind(self.hint, kind)
-
-    def _show_overview(self, v) -> None:
-        def fill(form: QFormLayout, rows: list[tuple[str, str]]) -> None:
-            while form.rowCount():
-                form.removeRow(0)
-            for label, value in rows:
-                text = QLabel(value or "—")
-                text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-                text.setWordWrap(True)
-                form.addRow(label, text)
-
-        rows: list[tuple[str, str]] = []
-        t, o = v.transaction, v.order
-        rows.append(("Charge", (t or {}).get("external_id") or v.charge_ref or ""))
-        if t:
-            rows += [
-                ("Booked", _when(t.get("booked_on"))),
-                ("Amount", t.get("amount_text") or ""),
-                ("Source", t.get("source") or ""),
-                ("Description", t.get("description") or ""),
-            ]
-        rows.append(("Order", (o or {}).get("external_id") or v.order_ref or ""))
-        if o:
-            rows.append(("Order amount", o.get("amount_text") or ""))
-        rows += [("Opened", _when(v.opened_at)), ("Due by", _when(v.due_by))]
-        fill(self.transaction_form, rows)
-        c = v.customer
-        fill(
-            self.customer_form,
-            [
-                ("Name", c.get("name", "")),
-                ("E-mail", c.get("email", "")),
-                ("Account", c.get("account_id") or c.get("customer_id", "")),
-                ("IP address", c.get("ip", "")),
-                ("Device", c.get("device_id", "")),
-                ("Shipping", c.get("shipping_address", "")),
-            ],
-        )
-        r = v.reason
-        if r is not None:
-            self.reason_label.setText(
-                f"<b>{escape(r.network)} {escape(r.code)}: {escape(r.title)}</b><br>"
-                f"What wins: {escape(r.typical_evidence)}"
-            )
-        else:
-            self.reason_label.setText(
-                f"Reason code {escape(v.reason_code or 'unknown')} is not in the reason table."
-            )
-        trail = v.trail
-        self.trail_model.set_rows(
-            [
-                {
-                    "booked_on": line.booked_on,
-                    "role_text": ROLE_TEXT.get(line.role, words(line.role)),
-                    "source": line.source,
-                    "external_id": line.external_id,
-                    "amount_minor": line.amount_minor,
-                    "fee_minor": line.fee_minor,
-                    "currency": line.currency,
-                    "counted_text": "yes" if line.counted else "no",
-                }
-                for line in trail.lines
-            ]
-        )
-        self.trail_table.resizeColumnsToContents()
-        while self.trail_totals.count():
-            item = self.trail_totals.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        totals = (
-            ("Disputed", trail.disputed_minor),
-            ("Withdrawn", trail.withdrawn_minor),
-            ("Fees", trail.fees_minor),
-            ("Reinstated", trail.reinstated_minor),
-            ("Refunded", trail.refunded_minor),
-            ("Net", trail.net_minor),
-        )
-        for col, (label, minor) in enumerate(totals):
-            name = QLabel(label)
-            name.setObjectName("muted")
-            value = QLabel(format_minor(minor, trail.currency, symbol=True))
-            value.setObjectName(f"trail_{label.lower()}")
-            value.setAlignment(Qt.AlignmentFlag.AlignRight)
-            if label == "Net":
-                font = value.font()
-                font.setBold(True)
-                value.setFont(font)
-            self.trail_totals.addWidget(name, 0, col, Qt.AlignmentFlag.AlignRight)
-            self.trail_totals.addWidget(value, 1, col)
-        self.trail_warnings.setText("\n".join(trail.warnings))
-        self.trail_warnings.setVisible(bool(trail.warnings))
-
-    def _show_checklist(self, v) -> None:
-        cl = v.checklist
-        self.checklist_title.setText(
-            f"Checklist · {cl.title}: {cl.required_done} of {cl.required_total} required "
-            "items on file"
-        )
-        self.checklist.clear()
-        labels = checklists()["kinds"]
-        for item in cl.items:
-            text = item.label + ("" if item.required else "  (optional)")
-            entry = QListWidgetItem(text)
-            entry.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            entry.setData(
-                Qt.ItemDataRole.CheckStateRole,
-                Qt.CheckState.Checked if item.done else Qt.CheckState.Unchecked,
-            )
-            entry.setData(Qt.ItemDataRole.UserRole, item.id)
-            if item.done:
-                entry.setToolTip("On file: " + ", ".join(item.satisfied_by))
-            else:
-                need = [labels.get(k, k) for k in item.kinds]
-                need += [f"the {words(f)} text" for f in item.text_fields]
-                entry.setToolTip("Attach or fill: " + "; ".join(need))
-            if item.required and not item.done:
-                font = entry.font()
-                font.setBold(True)
-                entry.setFont(font)
-            self.checklist.addItem(entry)
-        rows = sum(self.checklist.sizeHintForRow(i) for i in range(self.checklist.count()))
-        frame = 2 * self.checklist.frameWidth()
-        self.checklist.setFixedHeight(min(200, rows + frame + 4))
+        set_kind(self.hint, kind)
 
     def checklist_state(self) -> dict[str, bool]:
         """Checklist item id -> done, as shown (tests, accessibility)."""
-        out = {}
-        for i in range(self.checklist.count()):
-            item = self.checklist.item(i)
-            out[item.data(Qt.ItemDataRole.UserRole)] = item.checkState() == Qt.CheckState.Checked
-        return out
+        return self.checklist.state()
 
     def _show_texts(self, v, *, same_case: bool) -> None:
         if same_case:
@@ -672,47 +366,8 @@ class CaseView(QWidget):
         self.timeline_table.resizeColumnToContents(1)
 
     def _show_ce3(self, v) -> None:
-        ce3 = v.ce3
-        self.tabs.setTabVisible(self.ce3_index, ce3 is not None)
-        if ce3 is None:
-            self.ce3_model.set_rows([])
-            return
-        if ce3.eligible:
-            self.ce3_summary.setText(
-                f"<b>Eligible</b>: {ce3.qualifying} prior undisputed transactions qualify."
-            )
-            _set_kind(self.ce3_summary, "ok")
-        else:
-            self.ce3_summary.setText(
-                f"<b>Not eligible yet</b>: {ce3.qualifying} of 2 qualifying prior transactions."
-            )
-            _set_kind(self.ce3_summary, "warning")
-        detail = []
-        if ce3.identity:
-            detail.append(f"Customer by {words(ce3.identity[0])}: {ce3.identity[1]}")
-        if ce3.window:
-            detail.append(f"window {ce3.window[0]} to {ce3.window[1]} (120–365 days before)")
-        detail += ce3.reasons
-        detail.append(
-            "A prior transaction qualifies with 2+ matching of IP, device, shipping address "
-            "and account, one of them IP or device."
-        )
-        self.ce3_detail.setText("\n".join(detail))
-        yes = "match"
-        self.ce3_model.set_rows(
-            [
-                {
-                    "booked_on": t.booked_on,
-                    "external_id": t.external_id,
-                    "amount_minor": t.amount_minor,
-                    "currency": t.currency,
-                    **{k: (yes if ok else "—") for k, ok in t.matches.items()},
-                    "qualifies": "yes" if t.qualifies else "no",
-                }
-                for t in ce3.transactions
-            ]
-        )
-        self.ce3_table.resizeColumnsToContents()
+        self.tabs.setTabVisible(self.ce3_index, v.ce3 is not None)
+        self.ce3.show(v.ce3)
 
     def _apply_lock(self, locked: bool) -> None:
         v = self.view
@@ -722,10 +377,10 @@ class CaseView(QWidget):
         if locked and v is not None:
             who = f" by {v.submitted_by}" if v.submitted_by else ""
             self.lock_label.setText(
-                f"<b>Locked</b> · submitted {_when(v.submitted_at)}{who}. Evidence and texts "
+                f"<b>Locked</b> · submitted {when_text(v.submitted_at)}{who}. Evidence and texts "
                 "can no longer be changed."
             )
-            _set_kind(self.lock_label, "warning")
+            set_kind(self.lock_label, "warning")
             self.lock_label.show()
         else:
             self.lock_label.hide()

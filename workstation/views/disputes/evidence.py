@@ -30,10 +30,10 @@ from ...services.disputes.evidence import (
     remove_evidence,
     set_evidence_kind,
 )
-from ...services.disputes.evidence import size_text as _size_text
+from ...services.disputes.evidence_content import size_text as _size_text
 from ...services.disputes.reason_codes import evidence_kinds
 from .. import messages
-from ..dialogs.import_dialog import local_files
+from ..dialogs.dropped_files import local_files
 from ..models.table import Column, RowsTableModel
 
 FILE_FILTER = "Evidence (*.pdf *.png *.jpg *.jpeg *.txt *.eml *.csv *.xlsx);;All files (*)"

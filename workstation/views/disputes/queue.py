@@ -7,16 +7,11 @@ from functools import partial
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QLineEdit,
     QMenu,
     QPushButton,
-    QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +22,10 @@ from ...services.common.users import list_users
 from ...services.disputes.queue import QueueFilters, assign, claim_next
 from ...services.disputes.reason_codes import CATEGORIES
 from ..context import DISPUTES
-from ..models.sql_table import ID_ROLE, KeepPlace, SqlTableModel, configure_view
+from ..models.sql_table import ID_ROLE
+from ..queue.filter_bar import QueueFilterBar
+from ..queue.pane import QueuePane, QueueSpec
+from ..queue.table_view import LazyTableView
 from .source import NETWORKS, OPEN_STATUSES, STAGES, DisputeQuery, DisputeQueueSource, words
 
 STATUS_CHOICES: tuple[tuple[str, tuple[str, ...] | None], ...] = (
@@ -51,24 +49,21 @@ DUE_CHOICES: tuple[tuple[str, float | None, bool], ...] = (
 )
 ME, UNASSIGNED, ANYONE = "\x00me", "\x00none", None
 WARM_DELAY_MS = 300
+QUEUE = QueueSpec(
+    key="disputes",
+    noun=("case", "cases"),
+    default_order="Most urgent first",
+    page_size=100,  # a page is whole cases (ORM rows): small pages paint sooner
+)
 
 
-def _combo(name: str, tip: str, items: list[tuple[str, object]], width: int = 7) -> QComboBox:
-    box = QComboBox()
-    box.setObjectName(name)
-    box.setToolTip(tip)
-    # Compact: the closed box shows about `width` characters; the list shows everything.
-    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    box.setMinimumContentsLength(width)
-    for text, data in items:
-        box.addItem(text, data)
-    return box
+def _combo(name: str, tip: str, items: list[tuple[str, object]]) -> QComboBox:
+    # Compact: the closed box shows about 7 characters; the list shows everything.
+    return QueueFilterBar.combo(name, tip, items, 7, min_width=None)
 
 
-class FilterBar(QWidget):
+class FilterBar(QueueFilterBar):
     """One compact row of filters; `changed` carries the new `QueueFilters`."""
-
-    changed = Signal(object)
 
     def __init__(self, actor: str, parent=None) -> None:
         super().__init__(parent)
@@ -94,16 +89,10 @@ class FilterBar(QWidget):
         self.due = _combo(
             "filter_due", "Due date", [(t, i) for i, (t, _, _) in enumerate(DUE_CHOICES)]
         )
-        self.search = QLineEdit()
-        self.search.setObjectName("filter_search")
-        self.search.setPlaceholderText("Case, charge or order id")
-        self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(140)
+        # `search` is placed by the owner (next to the actions, where there is room).
+        self.search = self.search_box("filter_search", "Case, charge or order id", 140)
         self.search.setMaximumWidth(320)
-        self.reset_button = QToolButton()
-        self.reset_button.setText("Reset")
-        self.reset_button.setToolTip("Clear all filters")
-        self.reset_button.clicked.connect(self.reset)
+        self.reset_button = self.reset_control()
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -119,43 +108,21 @@ class FilterBar(QWidget):
         )
         for box in self.boxes:
             layout.addWidget(box)
-            box.currentIndexChanged.connect(self._emit)
         layout.addWidget(self.reset_button)
         layout.addStretch(1)
-        # `search` is placed by the owner (next to the actions, where there is room).
-        self.search.returnPressed.connect(self._emit)
-        self.search.textChanged.connect(lambda text: None if text else self._emit())
+        self.watch([*self.boxes, self.search])
 
     def set_psps(self, psps: list[str]) -> None:
-        current = self.psp.currentData()
-        self.psp.blockSignals(True)
-        self.psp.clear()
-        self.psp.addItem("All PSPs", None)
-        for p in psps:
-            self.psp.addItem(p.capitalize() if p.islower() else p, p)
-        i = self.psp.findData(current)
-        self.psp.setCurrentIndex(max(0, i))
-        self.psp.blockSignals(False)
+        self.refill(self.psp, 1, [(p.capitalize() if p.islower() else p, p) for p in psps])
 
     def set_users(self, logins: list[str]) -> None:
-        current = self.assignee.currentData()
-        self.assignee.blockSignals(True)
-        while self.assignee.count() > 3:
-            self.assignee.removeItem(3)
-        for login in logins:
-            self.assignee.addItem(login, login)
-        i = self.assignee.findData(current)
-        self.assignee.setCurrentIndex(max(0, i))
-        self.assignee.blockSignals(False)
+        self.refill(self.assignee, 3, [(login, login) for login in logins])
 
     def reset(self) -> None:
-        for box in self.boxes:
-            box.blockSignals(True)
-            box.setCurrentIndex(0)
-            box.blockSignals(False)
-        self.search.blockSignals(True)
-        self.search.clear()
-        self.search.blockSignals(False)
+        with self.quiet():
+            for box in self.boxes:
+                box.setCurrentIndex(0)
+            self.search.clear()
         self._emit()
 
     def filters(self) -> QueueFilters:
@@ -177,11 +144,8 @@ class FilterBar(QWidget):
             search=self.search.text().strip() or None,
         )
 
-    def _emit(self, *_args) -> None:
-        self.changed.emit(self.filters())
 
-
-class DisputeQueue(QWidget):
+class DisputeQueue(QueuePane):
     """Filter bar, counts, actions and the queue table.
 
     Signals:
@@ -194,51 +158,20 @@ class DisputeQueue(QWidget):
     counts_updated = Signal(dict)  # total, overdue, due_today, unassigned
 
     def __init__(self, ctx, parent=None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.source = DisputeQueueSource()
+        super().__init__(ctx, QUEUE, DisputeQueueSource(), FilterBar(ctx.actor), parent)
         self.header_counts: dict[str, int] | None = None
         self._count_seq = 0
-        self.filter_bar = FilterBar(ctx.actor)
-        self.model = SqlTableModel(
-            self.source,
-            ctx.session,
-            filters=DisputeQuery(self.filter_bar.filters()),
-            page_size=100,  # a page is whole cases (ORM rows): small pages paint sooner
-            max_pages=64,
-            parent=self,
-        )
         self.model.watch(ctx.data_changed, [DISPUTES])
-
-        self.table = QTableView()
-        self.table.setObjectName("disputes_table")
-        configure_view(self.table, self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setSortingEnabled(False)  # the header drives model.sort itself (below)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        header.setSortIndicatorShown(True)
-        header.setSortIndicatorClearable(True)
-        header.setSectionsClickable(True)
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        header.sortIndicatorChanged.connect(self._sort_clicked)
-        self.keep_place = KeepPlace(self.table, self.model)
-
-        self.counts = QLabel()
-        self.counts.setObjectName("count_chip")
+        self.table.sort_refused.connect(
+            lambda header: ctx.notify(f"The queue cannot be sorted by {header}")
+        )
+        self.counts = self.count_label
         self.overdue_chip = QLabel()
         self.overdue_chip.setObjectName("count_chip")
         self.today_chip = QLabel()
         self.today_chip.setObjectName("count_chip")
         self.overdue_chip.hide()  # until the background count is in
         self.today_chip.hide()
-        self.order_label = QLabel()
-        self.order_label.setObjectName("muted")
 
         self.claim_button = QPushButton("Claim next")
         self.claim_button.setObjectName("claim_next")
@@ -285,12 +218,8 @@ class DisputeQueue(QWidget):
         controls.setSpacing(8)
         controls.addWidget(self.filter_bar)
         controls.addLayout(chips)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.table, 1)
 
-        self.filter_bar.changed.connect(self.set_filters)
-        self.model.reloaded.connect(self._update_counts)
+        self.model.reloaded.connect(self._count_later)
         # Background work after a load starts once the first screen is painted, so it never
         # competes with it (Python threads share one interpreter lock).
         self._warm_timer = QTimer(self)
@@ -298,13 +227,18 @@ class DisputeQueue(QWidget):
         self._warm_timer.setInterval(WARM_DELAY_MS)
         self._warm_timer.timeout.connect(self._warm)
         self.model.reloaded.connect(self._warm_timer.start)
-        self.model.fetch_failed.connect(lambda text: ctx.notify(f"Disputes: {text}"))
         self.table.activated.connect(self._activated)
         self.table.doubleClicked.connect(self._activated)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self._update_counts()
+        self._count_later()
         self._warm_timer.start()
         self._update_actions()
+
+    def create_table(self) -> LazyTableView:
+        return LazyTableView(self.model)
+
+    def query(self, filters: QueueFilters) -> DisputeQuery:
+        return DisputeQuery(filters)
 
     def sizeHint(self) -> QSize:
         return QSize(760, 500)
@@ -321,47 +255,14 @@ class DisputeQueue(QWidget):
         self.filter_bar.set_psps(psps)
         self.filter_bar.set_users(logins)
 
-    def set_filters(self, filters: QueueFilters) -> None:
-        self.model.set_filters(DisputeQuery(filters))
-
-    def reload(self) -> None:
-        self.model.reload()
-
     def urgency_order(self) -> None:
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.model.sort(-1)
 
-    def _sort_clicked(self, section: int, order: Qt.SortOrder) -> None:
-        column = self.model.columns[section] if 0 <= section < len(self.model.columns) else None
-        if column is not None and not column.sortable:
-            header = self.table.horizontalHeader()
-            spec = self.model.sort_spec
-            keys = [c.sort_key for c in self.model.columns]
-            back = keys.index(spec.key) if spec and spec.key in keys else -1
-            desc = (
-                Qt.SortOrder.DescendingOrder
-                if spec and spec.descending
-                else Qt.SortOrder.AscendingOrder
-            )
-            header.blockSignals(True)
-            header.setSortIndicator(back, desc)
-            header.blockSignals(False)
-            self.ctx.notify(f"The queue cannot be sorted by {column.header}")
-            return
-        self.model.sort(section, order)
-
-    def _update_counts(self) -> None:
-        total = self.model.rowCount()
-        self.counts.setText(f"{total:,} case{'s' if total != 1 else ''}")
+    def _count_later(self) -> None:
+        """The header chips, counted in the background once the event loop comes round."""
         self._count_seq += 1
         QTimer.singleShot(0, self, partial(self._count_chips, self._count_seq))
-        spec = self.model.sort_spec
-        if spec is None:
-            self.order_label.setText("Most urgent first")
-        else:
-            name = next((col.header for col in self.model.columns if col.sort_key == spec.key), "")
-            direction = "descending" if spec.descending else "ascending"
-            self.order_label.setText(f"By {name.lower()}, {direction}")
 
     def _count_chips(self, seq: int) -> None:
         if seq != self._count_seq:

@@ -1,8 +1,9 @@
 """Data source of the disputes queue for the lazy table model (pure Python, no Qt).
 
-Adapts `services.disputes.intake.queue` to the `TableSource` protocol of `views.models.sql_table`:
-urgency order by default, due date / amount / opened date when a header is clicked, keyset pages,
-and `key_at` for far jumps (per urgency bucket: counts, then OFFSET on the narrow key query).
+Adapts `services.disputes.intake.queue` to the `TableSource` protocol of
+`views.models.table_source`: urgency order by default, due date / amount / opened date when a
+header is clicked, keyset pages, and `key_at` for far jumps (per urgency bucket: counts, then
+OFFSET on the narrow key query).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from ...models import Dispute, utcnow
 from ...services.disputes import queue as dq
 from ...services.disputes.queue import QueueFilters, QueueRow, count_disputes, list_disputes
-from ..models.sql_table import SortSpec, SourceColumn
+from ..models.table_source import SortSpec, SourceColumn
 
 STAGES = ("inquiry", "chargeback", "pre_arbitration", "arbitration")
 STATUSES = ("needs_response", "under_review", "won", "lost", "accepted", "expired")

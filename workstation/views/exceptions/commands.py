@@ -12,6 +12,7 @@ data in between) shows why and drops the command from the stack.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
@@ -24,22 +25,52 @@ from ..context import CASES, MATCHES, RECORDS
 MATCH_KINDS = (RECORDS, MATCHES, CASES)
 CASE_KINDS = (CASES,)
 Hook = Callable[[bool], None]  # called with True after an undo, False after a redo
+Step = Callable[[Any, Any], Any]  # (session, state) -> the new state
 
 
-class _ServiceCommand(QUndoCommand):
-    """Shared bits: the context, the data kinds to announce, a hook after undo/redo."""
+class ServiceCommand(QUndoCommand):
+    """An action that already ran, undone and redone by calling services again.
 
-    def __init__(self, ctx, text: str, kinds: Sequence[str], hook: Hook | None) -> None:
+    `state` is what the last step returned (the action's result, then its inverse, ...):
+    `undo_step(session, state)` and `redo_step(session, state)` return the next one. Every step
+    announces `kinds` through `ctx.changed` and calls `hook(undone)`; a step the services refuse
+    shows why and drops the command from the stack.
+    """
+
+    def __init__(
+        self,
+        ctx,
+        text: str,
+        state: Any,
+        *,
+        undo_step: Step,
+        redo_step: Step,
+        kinds: Sequence[str],
+        hook: Hook | None = None,
+    ) -> None:
         super().__init__(text)
         self.ctx = ctx
+        self.state = state
+        self.undo_step = undo_step
+        self.redo_step = redo_step
         self.kinds = tuple(kinds)
         self.hook = hook
         self._fresh = True  # the action already ran when the command was pushed
 
-    def _step(self, fn: Callable[[object], None], undone: bool) -> None:
+    def redo(self) -> None:
+        if self._fresh:
+            self._fresh = False
+            self.ctx.changed(*self.kinds)
+            return
+        self._step(self.redo_step, undone=False)
+
+    def undo(self) -> None:
+        self._step(self.undo_step, undone=True)
+
+    def _step(self, step: Step, undone: bool) -> None:
         try:
             with self.ctx.db.session() as s:
-                fn(s)
+                self.state = step(s, self.state)
         except UserError as exc:
             self.setObsolete(True)  # the stack drops it: it can no longer be undone/redone
             messages.show_error(None, exc, title="Cannot " + ("undo" if undone else "redo"))
@@ -49,142 +80,95 @@ class _ServiceCommand(QUndoCommand):
         self.ctx.changed(*self.kinds)
 
 
-class MatchCommand(_ServiceCommand):
-    """Match actions (`clerk_actions.Action`s) that ran together; undone in reverse order."""
-
-    def __init__(self, ctx, text, actions, kinds=MATCH_KINDS, hook: Hook | None = None) -> None:
-        super().__init__(ctx, text, kinds, hook)
-        self.actions: list[clerk_actions.Action] = list(actions)
-        self._inverse: list[clerk_actions.Action] = []
-
-    def redo(self) -> None:
-        if self._fresh:
-            self._fresh = False
-            self.ctx.changed(*self.kinds)
-            return
-
-        def again(s) -> None:
-            done: list[clerk_actions.Action] = []
-            for action in reversed(self._inverse):
-                done += clerk_actions.undo(s, action, actor=self.ctx.actor)
-            self.actions = done
-
-        self._step(again, undone=False)
-
-    def undo(self) -> None:
-        def back(s) -> None:
-            done: list[clerk_actions.Action] = []
-            for action in reversed(self.actions):
-                done += clerk_actions.undo(s, action, actor=self.ctx.actor)
-            self._inverse = done
-
-        self._step(back, undone=True)
-
-
-class CaseCommand(_ServiceCommand):
-    """A workflow change of cases; `apply(session)` does it and returns the undo snapshots."""
-
-    def __init__(
-        self,
-        ctx,
-        text: str,
-        apply: Callable[[object], list[cases.CaseSnapshot]],
-        snapshots: list[cases.CaseSnapshot],
-        hook: Hook | None = None,
-    ) -> None:
-        super().__init__(ctx, text, CASE_KINDS, hook)
-        self.apply = apply
-        self.snapshots = snapshots
-
-    def redo(self) -> None:
-        if self._fresh:
-            self._fresh = False
-            self.ctx.changed(*self.kinds)
-            return
-
-        def again(s) -> None:
-            self.snapshots = self.apply(s)
-
-        self._step(again, undone=False)
-
-    def undo(self) -> None:
-        self._step(lambda s: cases.restore(s, self.snapshots, actor=self.ctx.actor), undone=True)
-
-
-class NoteCommand(_ServiceCommand):
-    """A note added to a case (undo deletes it; redo adds it again)."""
-
-    def __init__(self, ctx, case_id: int, text: str, note_id: int) -> None:
-        super().__init__(ctx, "Add note", CASE_KINDS, None)
-        self.case_id = case_id
-        self.body = text
-        self.note_id = note_id
-
-    def redo(self) -> None:
-        if self._fresh:
-            self._fresh = False
-            self.ctx.changed(*self.kinds)
-            return
-
-        def again(s) -> None:
-            self.note_id = cases.add_note(s, self.case_id, self.body, actor=self.ctx.actor)
-
-        self._step(again, undone=False)
-
-    def undo(self) -> None:
-        self._step(lambda s: cases.delete_note(s, self.note_id, actor=self.ctx.actor), True)
-
-
-# -- running an action and pushing it ----------------------------------------------------------
-
-
-def run_match_action(
-    ctx, text: str, do: Callable[[object], Sequence[clerk_actions.Action]], hook: Hook | None = None
-) -> MatchCommand | None:
-    """Run `do(session)` (returning the actions it performed) and push it as one command.
+def run_command(
+    ctx,
+    text: str,
+    do: Callable[[Any], Any],
+    *,
+    undo_step: Step,
+    redo_step: Step,
+    kinds: Sequence[str],
+    hook: Hook | None = None,
+) -> ServiceCommand | None:
+    """Run `do(session)` once and push it as a command whose state is what `do` returned.
 
     Returns None (after showing the service's message) when the service refused it; nothing
     is written then, even if an earlier step of `do` had succeeded.
     """
     try:
         with ctx.db.session() as s:
-            actions = list(do(s))
+            state = do(s)
     except UserError as exc:
         messages.show_error(None, exc, title=text)
         return None
-    command = MatchCommand(ctx, text, actions, hook=hook)
+    command = ServiceCommand(
+        ctx, text, state, undo_step=undo_step, redo_step=redo_step, kinds=kinds, hook=hook
+    )
     ctx.undo_stack.push(command)
     return command
+
+
+# -- match actions, case changes and notes -----------------------------------------------------
+
+
+def run_match_action(
+    ctx, text: str, do: Callable[[Any], Sequence[clerk_actions.Action]], hook: Hook | None = None
+) -> ServiceCommand | None:
+    """Run `do(session)` (returning the actions it performed) and push it as one command;
+    undo and redo each undo what the step before did, in reverse order."""
+
+    def invert(s, actions: list[clerk_actions.Action]) -> list[clerk_actions.Action]:
+        done: list[clerk_actions.Action] = []
+        for action in reversed(actions):
+            done += clerk_actions.undo(s, action, actor=ctx.actor)
+        return done
+
+    return run_command(
+        ctx,
+        text,
+        lambda s: list(do(s)),
+        undo_step=invert,
+        redo_step=invert,
+        kinds=MATCH_KINDS,
+        hook=hook,
+    )
 
 
 def run_case_action(
     ctx,
     text: str,
-    apply: Callable[[object], list[cases.CaseSnapshot]],
+    apply: Callable[[Any], list[cases.CaseSnapshot]],
     hook: Hook | None = None,
-) -> CaseCommand | None:
-    """Run a case workflow change and push it; None when the service refused it."""
-    try:
-        with ctx.db.session() as s:
-            snapshots = apply(s)
-    except UserError as exc:
-        messages.show_error(None, exc, title=text)
-        return None
-    command = CaseCommand(ctx, text, apply, snapshots, hook=hook)
-    ctx.undo_stack.push(command)
-    return command
+) -> ServiceCommand | None:
+    """Run a case workflow change (`apply` returns the undo snapshots) and push it; None when
+    the service refused it."""
+
+    def restore(s, snapshots: list[cases.CaseSnapshot]) -> list[cases.CaseSnapshot]:
+        cases.restore(s, snapshots, actor=ctx.actor)
+        return snapshots
+
+    return run_command(
+        ctx,
+        text,
+        apply,
+        undo_step=restore,
+        redo_step=lambda s, _snapshots: apply(s),
+        kinds=CASE_KINDS,
+        hook=hook,
+    )
 
 
-def run_add_note(ctx, case_id: int, text: str) -> NoteCommand | None:
-    try:
-        with ctx.db.session() as s:
-            note_id = cases.add_note(s, case_id, text, actor=ctx.actor)
-    except UserError as exc:
-        messages.show_error(None, exc, title="Add note")
-        return None
-    command = NoteCommand(ctx, case_id, text, note_id)
-    ctx.undo_stack.push(command)
-    return command
+def run_add_note(ctx, case_id: int, text: str) -> ServiceCommand | None:
+    """Add a note to a case (undo deletes it; redo adds it again)."""
+
+    def add(s, _note_id=None) -> int:
+        return cases.add_note(s, case_id, text, actor=ctx.actor)
+
+    def delete(s, note_id: int) -> int:
+        cases.delete_note(s, note_id, actor=ctx.actor)
+        return note_id
+
+    return run_command(ctx, "Add note", add, undo_step=delete, redo_step=add, kinds=CASE_KINDS)
 
 
 # -- the match actions both pages offer ----------------------------------------------------------
@@ -200,33 +184,27 @@ class MatchActions:
     def actor(self) -> str:
         return self.ctx.actor
 
-    def confirm(self, match_id: int, hook: Hook | None = None) -> MatchCommand | None:
+    def _on_match(self, verb: str, act, match_id: int, hook: Hook | None):
+        """`act(session, match_id, actor=...)` as one undoable command ("Confirm match 12")."""
         return run_match_action(
             self.ctx,
-            f"Confirm match {match_id}",
-            lambda s: [clerk_actions.confirm(s, match_id, actor=self.actor)],
+            f"{verb} match {match_id}",
+            lambda s: [act(s, match_id, actor=self.actor)],
             hook,
         )
 
-    def reject(self, match_id: int, hook: Hook | None = None) -> MatchCommand | None:
-        return run_match_action(
-            self.ctx,
-            f"Reject match {match_id}",
-            lambda s: [clerk_actions.reject(s, match_id, actor=self.actor)],
-            hook,
-        )
+    def confirm(self, match_id: int, hook: Hook | None = None) -> ServiceCommand | None:
+        return self._on_match("Confirm", clerk_actions.confirm, match_id, hook)
 
-    def unmatch(self, match_id: int, hook: Hook | None = None) -> MatchCommand | None:
-        return run_match_action(
-            self.ctx,
-            f"Unmatch match {match_id}",
-            lambda s: [clerk_actions.unmatch(s, match_id, actor=self.actor)],
-            hook,
-        )
+    def reject(self, match_id: int, hook: Hook | None = None) -> ServiceCommand | None:
+        return self._on_match("Reject", clerk_actions.reject, match_id, hook)
+
+    def unmatch(self, match_id: int, hook: Hook | None = None) -> ServiceCommand | None:
+        return self._on_match("Unmatch", clerk_actions.unmatch, match_id, hook)
 
     def split(
         self, match_id: int, record_ids: Sequence[int], hook: Hook | None = None
-    ) -> MatchCommand | None:
+    ) -> ServiceCommand | None:
         ids = [int(i) for i in record_ids]
         return run_match_action(
             self.ctx,
@@ -237,7 +215,7 @@ class MatchActions:
 
     def manual_match(
         self, record_ids: Sequence[int], hook: Hook | None = None, *, write_off: str | None = None
-    ) -> MatchCommand | None:
+    ) -> ServiceCommand | None:
         ids = [int(i) for i in record_ids]
 
         def do(s) -> list[clerk_actions.Action]:

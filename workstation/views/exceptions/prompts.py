@@ -29,13 +29,18 @@ def _pick(parent, title: str, label: str, choices: dict[str, str]) -> str | None
     return keys[[choices[k] for k in keys].index(text)]
 
 
+def _named(keys, texts: dict[str, str]) -> dict[str, str]:
+    return {k: texts.get(k, k) for k in keys}
+
+
+def _cases(count: int) -> str:
+    return f"{count:,} case{'s' if count != 1 else ''}"
+
+
 def choose_writeoff_reason(parent, what: str) -> str | None:
     """rounding, bank_fee or fx."""
     return _pick(
-        parent,
-        "Write off difference",
-        f"Book {what} to:",
-        {k: REASON_TEXT.get(k, k) for k in WRITE_OFF_REASONS},
+        parent, "Write off difference", f"Book {what} to:", _named(WRITE_OFF_REASONS, REASON_TEXT)
     )
 
 
@@ -44,8 +49,8 @@ def choose_resolution(parent, count: int) -> str | None:
     return _pick(
         parent,
         "Resolve cases",
-        f"Resolve {count:,} case{'s' if count != 1 else ''} as:",
-        {k: RESOLUTION_TEXT.get(k, k) for k in RESOLUTIONS},
+        f"Resolve {_cases(count)} as:",
+        _named(RESOLUTIONS, RESOLUTION_TEXT),
     )
 
 
@@ -53,12 +58,4 @@ def choose_assignee(parent, logins: list[str], count: int) -> str | None:
     """A login, or "" to take the cases back (unassign)."""
     choices = {login: login for login in logins}
     choices[""] = "(nobody: unassign)"
-    return _pick(
-        parent, "Assign cases", f"Assign {count:,} case{'s' if count != 1 else ''} to:", choices
-    )
-
-
-def ask_text(parent, title: str, label: str) -> str | None:
-    """A line of text (e.g. a saved filter's name)."""
-    text, ok = QInputDialog.getText(parent, title, label)
-    return text.strip() if ok and text.strip() else None
+    return _pick(parent, "Assign cases", f"Assign {_cases(count)} to:", choices)

@@ -1,8 +1,7 @@
 """Data source of the exceptions table for the lazy table model (pure Python, no Qt).
 
 Adapts `services.reconcile.table_queries` (ExceptionFilters, keyset pages, `key_at`, `position_of`)
-to the
-`TableSource` protocol of `views.models.sql_table`. Counts come from the facet counts
+to the `TableSource` protocol of `views.models.table_source`. Counts come from the facet counts
 (`services.reconcile.queue_counts`) when they are loaded and the filters allow it, else from SQL.
 """
 
@@ -17,7 +16,8 @@ from sqlalchemy.orm import Session
 from ...services.reconcile import table_queries
 from ...services.reconcile.queue_counts import Facets
 from ...services.reconcile.table_queries import ExceptionFilters
-from ..models.sql_table import SortSpec, SourceColumn
+from ..models.table_source import SourceColumn
+from .reconcile_source import ReconcileSource
 
 STATE_TEXT = {"unmatched": "unmatched", "suggested": "suggested", "matched": "matched"}
 SOURCE_KINDS = (("ledger", "Orders"), ("psp", "PSP"), ("bank", "Bank"))
@@ -79,7 +79,7 @@ COLUMNS = (
 DEFAULT_HIDDEN = ("description",)
 
 
-class ExceptionSource:
+class ExceptionSource(ReconcileSource):
     """Every open record (unmatched or in a suggested match) as a `TableSource`.
 
     Args:
@@ -87,19 +87,12 @@ class ExceptionSource:
     """
 
     columns = COLUMNS
+    FILTERS = ExceptionFilters
 
     def __init__(self, today: dt.date | None = None) -> None:
         self.today = today
         self.facets: Facets | None = None
         self.sql_counts = 0  # counts that had to scan (tests, benchmarks)
-
-    @staticmethod
-    def _filters(filters: Any) -> ExceptionFilters:
-        return filters if isinstance(filters, ExceptionFilters) else ExceptionFilters()
-
-    @staticmethod
-    def _sort(sort: SortSpec | None) -> table_queries.Sort | None:
-        return table_queries.Sort(sort.key, sort.descending) if sort is not None else None
 
     def prepare(self, session: Session, filters: Any) -> ExceptionFilters:
         f = self._filters(filters)
@@ -113,27 +106,6 @@ class ExceptionSource:
                 return n
         self.sql_counts += 1
         return table_queries.count(session, f)
-
-    def fetch(
-        self, session: Session, filters: Any, sort: SortSpec | None, after_key: Any, limit: int
-    ) -> tuple[list[dict[str, Any]], Any]:
-        page = table_queries.fetch_page(
-            session, self._filters(filters), self._sort(sort), after_key, limit
-        )
-        return page.rows, page.next_key
-
-    def key_at(self, session: Session, filters: Any, sort: SortSpec | None, offset: int) -> Any:
-        return table_queries.key_at(session, self._filters(filters), self._sort(sort), offset)
-
-    def position_of(
-        self, session: Session, filters: Any, sort: SortSpec | None, row_id: Any
-    ) -> int | None:
-        return table_queries.position_of(
-            session, self._filters(filters), self._sort(sort), int(row_id)
-        )
-
-    def row_id(self, row: dict[str, Any]) -> int:
-        return int(row["id"])
 
     def row_state(self, row: dict[str, Any]) -> str | None:
         status = row.get("case_status")

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from ...services.reconcile import table_queries
 from ...services.reconcile.table_queries import MatchFilters
-from ..models.sql_table import SortSpec, SourceColumn
-
-
-def _words(value: Any) -> str:
-    return "" if value is None else str(value).replace("_", " ")
+from ..exceptions.reconcile_source import ReconcileSource
+from ..exceptions.source import words
+from ..models.table_source import SourceColumn
 
 
 def _writeoff(row: dict[str, Any]) -> str:
-    return _words(row.get("writeoff_reason"))
+    return words(row.get("writeoff_reason"))
 
 
 COLUMNS = (
@@ -40,42 +35,11 @@ COLUMNS = (
 DEFAULT_HIDDEN = ("confirmed_by",)
 
 
-class MatchSource:
+class MatchSource(ReconcileSource):
     """Matches (auto, confirmed, suggested; rejected on request) as a `TableSource`."""
 
     columns = COLUMNS
-
-    @staticmethod
-    def _filters(filters: Any) -> MatchFilters:
-        return filters if isinstance(filters, MatchFilters) else MatchFilters()
-
-    @staticmethod
-    def _sort(sort: SortSpec | None) -> table_queries.Sort | None:
-        return table_queries.Sort(sort.key, sort.descending) if sort is not None else None
-
-    def count(self, session: Session, filters: Any) -> int:
-        return table_queries.count(session, self._filters(filters))
-
-    def fetch(
-        self, session: Session, filters: Any, sort: SortSpec | None, after_key: Any, limit: int
-    ) -> tuple[list[dict[str, Any]], Any]:
-        page = table_queries.fetch_page(
-            session, self._filters(filters), self._sort(sort), after_key, limit
-        )
-        return page.rows, page.next_key
-
-    def key_at(self, session: Session, filters: Any, sort: SortSpec | None, offset: int) -> Any:
-        return table_queries.key_at(session, self._filters(filters), self._sort(sort), offset)
-
-    def position_of(
-        self, session: Session, filters: Any, sort: SortSpec | None, row_id: Any
-    ) -> int | None:
-        return table_queries.position_of(
-            session, self._filters(filters), self._sort(sort), int(row_id)
-        )
-
-    def row_id(self, row: dict[str, Any]) -> int:
-        return int(row["id"])
+    FILTERS = MatchFilters
 
     def row_state(self, row: dict[str, Any]) -> str | None:
         status = row.get("status")

@@ -1,64 +1,23 @@
 """Lazy table model for very large SQL results: keyset pages fetched as rows are painted.
 
-The model holds no table. It asks a small, Qt-free *data source* for the row count and for pages
-of rows, keeps a bounded LRU cache of pages, and turns a header click into a new query (never a
-`QSortFilterProxyModel`). Sequential pages continue with the keyset key the previous page returned
-(constant cost anywhere in the table); a far jump (dragging the scroll bar) asks the source for the
-key at that offset once, then continues by keyset again.
-
-The data-source protocol (`TableSource`)
-----------------------------------------
-A source is any object with::
-
-    columns: Sequence[SourceColumn]
-        What the table shows (header, kind, sort key; see `SourceColumn`).
-    count(session, filters) -> int
-        Rows the filters select.
-    fetch(session, filters, sort: SortSpec | None, after_key, limit: int) -> (rows, next_key)
-        Up to `limit` rows after `after_key` (None: from the first row) in `sort` order (None:
-        the source's default order); `next_key` continues after the last row, None at the end.
-        Rows are dicts or objects (values are read with `row[key]` or `getattr(row, key)`).
-    row_id(row) -> Hashable
-        A stable identity, so a view keeps the user's place across reloads.
-
-and optionally::
-
-    key_at(session, filters, sort, offset: int) -> after_key
-        The `after_key` whose `fetch` starts at row `offset` (offset 0: None), e.g. the keyset
-        key of row `offset - 1` found with OFFSET on the narrow sort-key query. Without it a far
-        jump walks forward in big keyset steps from the nearest known page.
-    prepare(session, filters) -> filters
-        Called on each (re)load before `count`; returns the filters of this snapshot, e.g. with
-        the "now" that urgency and countdowns are computed at pinned for every page.
-    row_state(row) -> str | None
-        "overdue", "due_today", "warning", "muted" or None: drawn with accessible colours.
-    position_of(session, filters, sort, row_id) -> int | None
-        Where a row now is (lets a reload re-select a row that moved far away).
-
-`filters` is opaque to the model (whatever the source understands: `QueueFilters`,
-`ExceptionFilters`, ...). `SortSpec.key` is a column's `sort_key`. The Exceptions and Matches
-pages plug `services.reconcile.table_queries` in the same way::
-
-    class ExceptionSource:
-        columns = (SourceColumn("booked_on", "Booked", "date", sort_key="booked_on"), ...)
-        def count(self, session, filters): return queries.count(session, filters)
-        def fetch(self, session, filters, sort, after_key, limit):
-            s = queries.Sort(sort.key, sort.descending) if sort else None
-            page = queries.fetch_page(session, filters, s, after_key, limit)
-            return page.rows, page.next_key
-        def row_id(self, row): return row["id"]
+The model holds no table. It asks a small, Qt-free *data source* (the `TableSource` protocol of
+`views.models.table_source`) for the row count and for pages of rows, keeps a bounded LRU cache of
+pages, and turns a header click into a new query (never a `QSortFilterProxyModel`). Sequential
+pages continue with the keyset key the previous page returned (constant cost anywhere in the
+table); a far jump (dragging the scroll bar) asks the source for the key at that offset once, then
+continues by keyset again.
 
 Fetching runs on the GUI thread (a page is a fraction of a millisecond on an index); the session
 comes from the `sessions` factory (a context manager, e.g. `ctx.session`) once per page. A source
 whose default order is computed rather than indexed can serve pages by id from a key list it reads
 in the background (see `views.disputes.source`).
 
-Using it in a page::
+Using it in a page (`views.queue` does all of this for a queue page)::
 
     model = SqlTableModel(ExceptionSource(), ctx.session, filters=ExceptionFilters(), parent=self)
     model.watch(ctx.data_changed, [RECORDS, CASES])   # reload (keeping the place) on changes
-    configure_view(table, model)                       # fixed row heights, column widths
-    KeepPlace(table, model)                            # re-select the same ids after a reload
+    configure_view(table, model)                       # views.queue.table_view: row heights
+    KeepPlace(table, model)                            # views.queue.keep_place: same ids again
     model.set_filters(...); model.sort(column, order)  # new SQL queries
     model.data(index, ID_ROLE) / ROW_ROLE / VALUE_ROLE # the row's id, the row, the raw value
     export_source(session, ExceptionSource(), model.active_filters, model.sort_spec, path)
@@ -67,19 +26,13 @@ Using it in a page::
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
-    QItemSelection,
-    QItemSelectionModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -87,17 +40,13 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QHeaderView
 from sqlalchemy.exc import SQLAlchemyError
 
 from ...errors import UserError
-from ...exporters.table import Column as ExportColumn
-from ...exporters.table import write_table
-from ...money import format_minor, from_minor
+from .table_source import SortSpec, SourceColumn, TableSource, format_cell, missing, value_of
 
 log = logging.getLogger(__name__)
 
-KINDS = ("text", "int", "money", "date", "datetime", "percent")
 ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 1  # the row object
 ID_ROLE = int(Qt.ItemDataRole.UserRole) + 2  # source.row_id(row)
 VALUE_ROLE = int(Qt.ItemDataRole.UserRole)  # the raw cell value
@@ -136,171 +85,6 @@ STATE_COLOURS: dict[str, tuple[str | None, str | None]] = {
     "muted": (None, "#5f6670"),
 }
 NEGATIVE = "#a11d1d"
-
-
-@dataclass(frozen=True)
-class SourceColumn:
-    """One column of a source.
-
-    Attributes:
-        key: dict key or attribute of a row.
-        header: column title.
-        kind: text, int, money (integer minor units), date, datetime or percent (a fraction).
-        sort_key: what the source sorts by when the header is clicked; None: not sortable.
-        currency_key: money columns: the row key holding the ISO 4217 code.
-        align: left, right or center (default: right for numbers, else left).
-        tooltip: header tooltip.
-        width: initial width in pixels.
-        text: custom display text `text(row) -> str` (e.g. "10.4 fraud").
-    """
-
-    key: str
-    header: str
-    kind: str = "text"
-    sort_key: str | None = None
-    currency_key: str = "currency"
-    align: str | None = None
-    tooltip: str | None = None
-    width: int | None = None
-    text: Callable[[Any], str] | None = None
-
-    @property
-    def sortable(self) -> bool:
-        return self.sort_key is not None
-
-    @property
-    def numeric(self) -> bool:
-        return self.kind in ("int", "money", "percent")
-
-
-@dataclass(frozen=True)
-class SortSpec:
-    """Sort by a column's `sort_key`; ties are the source's business (usually id)."""
-
-    key: str
-    descending: bool = False
-
-
-class TableSource(Protocol):
-    """The required part of a data source (see the module docstring for the optional hooks)."""
-
-    columns: Sequence[SourceColumn]
-
-    def count(self, session: Any, filters: Any) -> int: ...
-
-    def fetch(
-        self, session: Any, filters: Any, sort: SortSpec | None, after_key: Any, limit: int
-    ) -> tuple[Sequence[Any], Any]: ...
-
-    def row_id(self, row: Any) -> Hashable: ...
-
-
-# ----------------------------------------------------------------------------- formatting
-
-
-def value_of(row: Any, key: str) -> Any:
-    """A row's value for `key` (dict key or attribute)."""
-    if isinstance(row, Mapping):
-        return row.get(key)
-    return getattr(row, key, None)
-
-
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    return isinstance(value, float) and value != value  # NaN
-
-
-def format_cell(column: SourceColumn, row: Any) -> str:
-    """Display text of one cell."""
-    if column.text is not None:
-        return column.text(row)
-    value = value_of(row, column.key)
-    if _missing(value):
-        return ""
-    kind = column.kind
-    if kind == "money":
-        currency = value_of(row, column.currency_key)
-        return format_minor(int(value), str(currency) if currency else None)
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "percent":
-        return f"{float(value) * 100:.1f} %"
-    if kind == "date":
-        if isinstance(value, dt.datetime):
-            value = value.date()
-        return value.isoformat() if isinstance(value, dt.date) else str(value)
-    if kind == "datetime":
-        if isinstance(value, dt.datetime):
-            local = value.astimezone() if value.tzinfo else value
-            return local.strftime("%Y-%m-%d %H:%M")
-        return str(value)
-    text = str(value)
-    return " ".join(text.split()) if "\n" in text or "\r" in text else text
-
-
-def export_value(column: SourceColumn, row: Any) -> Any:
-    """Cell value for a spreadsheet: exact Decimal for money, real numbers and dates."""
-    if column.text is not None:
-        return column.text(row)
-    value = value_of(row, column.key)
-    if _missing(value):
-        return None
-    if column.kind == "money":
-        currency = value_of(row, column.currency_key)
-        return from_minor(int(value), str(currency) if currency else "XXX")
-    if column.kind == "int":
-        return int(value)
-    if column.kind == "percent":
-        return Decimal(str(value))
-    return value
-
-
-# ----------------------------------------------------------------------------- paging
-
-
-def iter_rows(
-    session: Any,
-    source: TableSource,
-    filters: Any,
-    sort: SortSpec | None = None,
-    page_size: int = 2000,
-) -> Iterator[Any]:
-    """Every row of a source in order, page by page (exports)."""
-    key: Any = None
-    while True:
-        rows, key = source.fetch(session, filters, sort, key, page_size)
-        yield from rows
-        if key is None or not rows:
-            return
-
-
-def export_source(
-    session: Any,
-    source: TableSource,
-    filters: Any,
-    sort: SortSpec | None,
-    path: Path,
-    *,
-    title: str = "Export",
-    progress: Callable[[int, int, str], None] | None = None,
-) -> int:
-    """Write what a table shows, in its order, with `exporters.table.write_table` (any thread)."""
-    columns = list(source.columns)
-    kinds = {"int": "int", "money": "money", "percent": "percent", "date": "date"}
-    head = [
-        ExportColumn(
-            c.header,
-            "text" if c.text is not None else kinds.get(c.kind, c.kind),
-            width=max(10, (c.width or 80) // 7),
-        )
-        for c in columns
-    ]
-    total = source.count(session, filters)
-    rows = (
-        [export_value(c, r) for c in columns] for r in iter_rows(session, source, filters, sort)
-    )
-    return write_table(path, head, rows, sheet_title=title, total=total, progress=progress)
 
 
 class SqlTableModel(QAbstractTableModel):
@@ -533,7 +317,7 @@ class SqlTableModel(QAbstractTableModel):
             brush = foreground
             if brush is None and column.kind == "money":
                 value = value_of(row, column.key)
-                if not _missing(value) and int(value) < 0:
+                if not missing(value) and int(value) < 0:
                     brush = self._negative
             colours.append(brush)
         return texts, background, tuple(colours), state == "overdue"
@@ -604,7 +388,7 @@ class SqlTableModel(QAbstractTableModel):
             if role == ID_ROLE:
                 return self.source.row_id(row)
             value = value_of(row, self.columns[c].key)
-            return None if _missing(value) else value
+            return None if missing(value) else value
         return None
 
     def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):
@@ -632,98 +416,3 @@ class SqlTableModel(QAbstractTableModel):
         if key is None:
             return
         self.set_sort(SortSpec(key, order == Qt.SortOrder.DescendingOrder))
-
-
-def configure_view(view, model: SqlTableModel, row_height: int | None = None) -> None:
-    """Set up a QTableView for a big lazy model: fixed row heights, column widths, no wrap."""
-    view.setModel(model)
-    vertical = view.verticalHeader()
-    vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # never measure 1M rows
-    vertical.setDefaultSectionSize(row_height or view.fontMetrics().height() + 10)
-    view.setWordWrap(False)
-    for i, column in enumerate(model.columns):
-        if column.width:
-            view.setColumnWidth(i, column.width)
-
-
-# ----------------------------------------------------------------------------- keeping the place
-
-
-class KeepPlace(QObject):
-    """Keeps a view's selection and scroll position across reloads of a `SqlTableModel`.
-
-    Before a reset it remembers the ids of the selected rows (up to `max_ids`), the current row
-    and the top visible row; afterwards it selects the same ids wherever they now are (looking
-    around the old position first) and restores the scroll position.
-    """
-
-    restored = Signal(int)  # rows re-selected
-
-    def __init__(self, view, model: SqlTableModel, max_ids: int = 1000) -> None:
-        super().__init__(view)
-        self.view = view
-        self.model = model
-        self.max_ids = max_ids
-        self._saved: tuple[list[tuple[Hashable, int]], Hashable | None, int, int, Any] | None = None
-        model.modelAboutToBeReset.connect(self._capture)
-        model.modelReset.connect(self._restore)
-
-    def _capture(self) -> None:
-        selection = self.view.selectionModel()
-        picked: list[tuple[Hashable, int]] = []
-        current_id = None
-        current_row = -1
-        if selection is not None:
-            for index in selection.selectedRows()[: self.max_ids]:
-                rid = self.model.data(index, ID_ROLE)
-                if rid is not None:
-                    picked.append((rid, index.row()))
-            current = selection.currentIndex()
-            if current.isValid():
-                current_id = self.model.data(current, ID_ROLE)
-                current_row = current.row()
-        scroll = self.view.verticalScrollBar().value()
-        self._saved = (
-            picked,
-            current_id,
-            current_row,
-            scroll,
-            (self.model.sort_spec, self.model.filters),
-        )
-
-    def _restore(self) -> None:
-        if self._saved is None:
-            return
-        picked, current_id, current_row, scroll, old_query = self._saved
-        self._saved = None
-        model = self.model
-        # Same query (data changed): stay where the user was. New order or filters: the top,
-        # unless the current row is still there (then it is scrolled into view).
-        same_order = (model.sort_spec, model.filters) == old_query
-        self.view.verticalScrollBar().setValue(scroll if same_order else 0)
-        selection = self.view.selectionModel()
-        if selection is None or not (picked or current_id is not None):
-            return
-        found = QItemSelection()
-        rows = 0
-        last_col = max(0, model.columnCount() - 1)
-        for rid, old in picked:
-            r = model.find_row(rid, near=old)
-            if r >= 0:
-                found.select(model.index(r, 0), model.index(r, last_col))
-                rows += 1
-        if rows:
-            selection.select(
-                found,
-                QItemSelectionModel.SelectionFlag.ClearAndSelect
-                | QItemSelectionModel.SelectionFlag.Rows,
-            )
-        if current_id is not None:
-            r = model.find_row(current_id, near=current_row)
-            if r >= 0:
-                selection.setCurrentIndex(
-                    model.index(r, 0), QItemSelectionModel.SelectionFlag.NoUpdate
-                )
-                if not same_order:
-                    self.view.scrollTo(model.index(r, 0))
-        self.restored.emit(rows)

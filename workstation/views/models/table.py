@@ -5,7 +5,6 @@ For short lists only (an import preview, problems, import batches); big tables p
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor
 
 from ...money import format_minor
+from .cell_text import plain_text
 
 NEGATIVE = QColor("#a11d1d")
 MUTED = QColor("#8a8f98")
@@ -56,19 +56,7 @@ def format_value(column: Column, value: Any, row: Mapping[str, Any]) -> str:
     if column.kind == "money":
         currency = row.get(column.currency_key)
         return format_minor(int(value), None if is_missing(currency) else str(currency))
-    if column.kind == "int":
-        return f"{int(value):,}"
-    if column.kind == "date":
-        if isinstance(value, dt.datetime):
-            value = value.date()
-        return value.isoformat() if isinstance(value, dt.date) else str(value)
-    if column.kind == "datetime":
-        if isinstance(value, dt.datetime):
-            local = value.astimezone() if value.tzinfo else value
-            return local.strftime("%Y-%m-%d %H:%M")
-        return str(value)
-    text = str(value)
-    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+    return plain_text(column.kind, value)
 
 
 class RowsTableModel(QAbstractTableModel):

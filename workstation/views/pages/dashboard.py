@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...errors import UserError
-from ...services.analytics import charts
+from ...services.analytics import catalogue
 from ...services.analytics.dashboard import DashboardView, load_charts, load_headlines
 from .. import messages
 from ..context import CASES, DISPUTES, IMPORTS, MATCHES, RECORDS
@@ -231,7 +231,7 @@ class DashboardPage(QWidget):
 
     def show_charts(self, view: DashboardView) -> None:
         """Draw the charts of `view`."""
-        for name in charts.chart_names():
+        for name in catalogue.chart_names():
             data = view.charts.get(name)
             if data is None:
                 continue
@@ -258,7 +258,7 @@ class DashboardPage(QWidget):
         for card in self.cards.values():
             self.chart_grid.removeWidget(card)
         row = col = 0
-        for name in charts.chart_names():
+        for name in catalogue.chart_names():
             card = self.cards.get(name)
             if card is None:
                 continue
@@ -307,9 +307,7 @@ class DashboardPage(QWidget):
         sources, psps = self.filters.sources(), self.filters.psps()
 
         def op(session, progress):
-            from ...services.analytics.workbook import export_kpis
-
-            return export_kpis(
+            return catalogue.export_kpis(
                 session, target, lo, hi, progress, sources=sources or None, psps=psps or None
             )
 

@@ -5,54 +5,39 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QSettings
 
 from ..disputes.case_view import CaseView
 from ..disputes.drafts import DraftSaver
 from ..disputes.queue import DisputeQueue
-from ..disputes.source import DisputeQueueSource
-from ..models.sql_table import export_source
-from .placeholder import page_header
+from ..queue.page import QueuePage
 
-SETTINGS_GROUP = "disputes_page"
 STALE_SECONDS = 60  # countdowns and urgency move with the clock: reload when shown after this
 
 
-class DisputesPage(QWidget):
+class DisputesPage(QueuePage):
     """Queue (left) and case (right); File > Export writes the queue as shown."""
 
+    TITLE = "Disputes"
+    SUBTITLE = (
+        "Chargebacks from every PSP, most urgent first: overdue, then money at risk "
+        "per hour left. Double-click a case to work on it."
+    )
+    MARGINS = (24, 20, 24, 12)
+    STRETCH = (1, 1)
+    EXPORT_NOUN = "case(s)"
+    EXPORT_FIXES_SUFFIX = False
+    queue: DisputeQueue
+
     def __init__(self, ctx, parent=None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
+        super().__init__(ctx, DisputeQueue(ctx), None, parent)
         self.saver = DraftSaver(ctx, self)
-        self.queue = DisputeQueue(ctx)
         self._case: CaseView | None = None  # built when the first case opens (fast page open)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("disputes_splitter")
-        self.splitter.addWidget(self.queue)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setCollapsible(0, False)
-        self.splitter.splitterMoved.connect(self._remember_sizes)
         self._case_open = False
         self._loaded_at = time.monotonic()
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 20, 24, 12)
-        layout.addWidget(
-            page_header(
-                "Disputes",
-                "Chargebacks from every PSP, most urgent first: overdue, then money at risk "
-                "per hour left. Double-click a case to work on it.",
-            )
-        )
-        layout.addWidget(self.queue.controls)
-        layout.addSpacing(6)
-        layout.addWidget(self.splitter, 1)
-
+        self.lay_out(self.queue.controls, 6)
         self.queue.case_activated.connect(self.open_case)
         self.queue.model.reloaded.connect(self._reloaded)
-        QTimer.singleShot(0, self.queue.load_choices)
 
     @property
     def case(self) -> CaseView:
@@ -61,9 +46,11 @@ class DisputesPage(QWidget):
             self._case = CaseView(self.ctx, self.saver)
             self._case.close_requested.connect(self.close_case)
             self._case.hide()
-            self.splitter.addWidget(self._case)
-            self.splitter.setStretchFactor(1, 1)
+            self.add_detail(self._case)
         return self._case
+
+    def load_choices(self) -> None:
+        self.queue.load_choices()
 
     # -- cases -----------------------------------------------------------------------------------
     def open_case(self, dispute_id: int) -> None:
@@ -75,7 +62,7 @@ class DisputesPage(QWidget):
             self._case_open = True
             self.case.show()
             total = max(600, self.splitter.width())
-            saved = QSettings().value(f"{SETTINGS_GROUP}/queue_share")
+            saved = QSettings().value(f"{self.queue.spec.settings_group}/queue_share")
             share = float(saved) if saved is not None else 0.42
             share = min(0.8, max(0.2, share))
             self.splitter.setSizes([int(total * share), total - int(total * share)])
@@ -86,10 +73,16 @@ class DisputesPage(QWidget):
             self._case.hide()
         self._case_open = False
 
-    def _remember_sizes(self, *_args) -> None:
+    # -- the splitter: the queue's share while a case is open ------------------------------------
+    def remember_splitter(self, *_args) -> None:
         sizes = self.splitter.sizes()
         if self._case_open and sum(sizes):
-            QSettings().setValue(f"{SETTINGS_GROUP}/queue_share", sizes[0] / sum(sizes))
+            QSettings().setValue(
+                f"{self.queue.spec.settings_group}/queue_share", sizes[0] / sum(sizes)
+            )
+
+    def restore_splitter(self) -> None:
+        """Nothing to restore before a case opens (`open_case` sets the share)."""
 
     def _reloaded(self) -> None:
         self._loaded_at = time.monotonic()
@@ -101,30 +94,4 @@ class DisputesPage(QWidget):
 
     def export_table(self, path: Path | str | None = None):
         """Write the queue as shown (filters and order) to .xlsx or .csv in the background."""
-        if path is None:
-            name, _ = QFileDialog.getSaveFileName(
-                self, "Export disputes", "disputes.xlsx", "Excel workbook (*.xlsx);;CSV (*.csv)"
-            )
-            if not name:
-                return None
-            path = name
-        target = Path(path)
-        filters = self.queue.model.active_filters
-        sort = self.queue.model.sort_spec
-
-        def op(session, progress):
-            return export_source(
-                session,
-                DisputeQueueSource(),  # its own: the table's source belongs to the GUI thread
-                filters,
-                sort,
-                target,
-                title="Disputes",
-                progress=progress,
-            )
-
-        return self.ctx.tasks.run(
-            op,
-            lambda n: self.ctx.notify(f"Exported {n:,} case(s) to {target}"),
-            label="Exporting disputes",
-        )
+        return self.export_shown(path)

@@ -1,112 +1,41 @@
-"""The big-table view of the exceptions and matches pages: sort by header, column chooser, copy,
-J/K keys, and keeping the user's place (same row, else the row that took its position)."""
+"""Table views over a lazy `SqlTableModel`: header sorts in SQL, place kept, queue habits."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QMenu, QTableView
 
-from ..models.sql_table import ROW_ROLE, KeepPlace, SqlTableModel, configure_view
+from ..models.sql_table import ROW_ROLE, SqlTableModel
+from .keep_place import KeepPlace, KeepPlaceOrNext
 
 COPY_LIMIT = 20_000  # rows; copying more would read the whole table into the clipboard
 
 
-class KeepPlaceOrNext(KeepPlace):
-    """`KeepPlace`, and when the current row is gone (matched away, filtered out) the row that
-    took its position becomes current, so the clerk continues where they were.
-
-    `want(row_id)` asks the next reload to select that row instead (e.g. after an undo brings a
-    record back).
-    """
-
-    FOLLOWING = 25  # rows after the current one remembered, to find "the next row" again
-
-    def __init__(self, view, model: SqlTableModel) -> None:
-        super().__init__(view, model)
-        self._wanted = None
-        self._following: list = []
-
-    def want(self, row_id) -> None:
-        self._wanted = row_id
-
-    def _capture(self) -> None:
-        super()._capture()
-        self._following = []
-        current = self.view.currentIndex()
-        if current.isValid():
-            for r in range(current.row() + 1, current.row() + 1 + self.FOLLOWING):
-                row = self.model.cached_row(r)
-                if row is None:
-                    break
-                self._following.append(self.model.source.row_id(row))
-
-    def _restore(self) -> None:
-        saved = self._saved
-        following, self._following = self._following, []
-        super()._restore()
-        model = self.model
-        selection = self.view.selectionModel()
-        if selection is None or model.rowCount() == 0:
-            self._wanted = None
-            return
-        wanted, self._wanted = self._wanted, None
-        old_row = saved[2] if saved is not None else -1
-        if wanted is not None:
-            r = model.find_row(wanted, near=max(0, old_row))
-            if r >= 0:
-                self.select_row(r)
-                return
-        if saved is None or old_row < 0:
-            return
-        current = selection.currentIndex()
-        if current.isValid() and selection.isRowSelected(current.row()):
-            return
-        # The current row is gone: the next surviving row, else whatever is now at its place.
-        near = max(0, old_row - 1)
-        where = self._positions_near(near)
-        for row_id in following:
-            if row_id in where:
-                self.select_row(where[row_id])
-                return
-        self.select_row(min(old_row, model.rowCount() - 1))
-
-    def _positions_near(self, near: int) -> dict:
-        """row id -> position for the rows around `near` (one or two pages read)."""
-        model = self.model
-        lo = max(0, near - self.FOLLOWING)
-        hi = min(model.rowCount(), near + 2 * self.FOLLOWING)
-        out = {}
-        for r in range(lo, hi):
-            row = model.row(r)
-            if row is not None:
-                out[model.source.row_id(row)] = r
-        return out
-
-    def select_row(self, r: int) -> None:
-        index = self.model.index(r, 0)
-        self.view.selectionModel().setCurrentIndex(
-            index,
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows,
-        )
-        self.view.scrollTo(index)
+def configure_view(view, model: SqlTableModel, row_height: int | None = None) -> None:
+    """Set up a QTableView for a big lazy model: fixed row heights, column widths, no wrap."""
+    view.setModel(model)
+    vertical = view.verticalHeader()
+    vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # never measure 1M rows
+    vertical.setDefaultSectionSize(row_height or view.fontMetrics().height() + 10)
+    view.setWordWrap(False)
+    for i, column in enumerate(model.columns):
+        if column.width:
+            view.setColumnWidth(i, column.width)
 
 
-class QueueTable(QTableView):
-    """A QTableView over a `SqlTableModel` with the habits of a work queue.
+class LazyTableView(QTableView):
+    """Rows selected whole, a header click sorts in SQL, the place is kept across reloads.
 
     Signals:
-        open_requested(): Enter on a row (open the workspace).
-        column_visibility_changed(): the column chooser changed what is shown.
+        sort_refused(str): the header of a column that cannot be sorted was clicked.
     """
 
-    open_requested = Signal()
-    column_visibility_changed = Signal()
+    sort_refused = Signal(str)
+    KEEP_PLACE: type[KeepPlace] = KeepPlace
 
-    def __init__(self, model: SqlTableModel, settings_key: str, hidden=(), parent=None) -> None:
+    def __init__(self, model: SqlTableModel, parent=None) -> None:
         super().__init__(parent)
-        self.settings_key = settings_key
         configure_view(self, model)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -120,19 +49,9 @@ class QueueTable(QTableView):
         header.setSortIndicatorShown(True)
         header.setSortIndicatorClearable(True)
         header.setSectionsClickable(True)
-        header.setSectionsMovable(True)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         header.sortIndicatorChanged.connect(self._sort_clicked)
-        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        header.customContextMenuRequested.connect(self._header_menu)
-        self.keep_place = KeepPlaceOrNext(self, model)
-        self._restore_columns(hidden)
-        copy = QAction("Copy", self)
-        copy.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
-        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
-        copy.triggered.connect(self.copy_selection)
-        self.addAction(copy)
-        self.copy_action = copy
+        self.keep_place = self.KEEP_PLACE(self, model)
 
     @property
     def sql_model(self) -> SqlTableModel:
@@ -163,7 +82,6 @@ class QueueTable(QTableView):
         name = next((c.header for c in model.columns if c.sort_key == spec.key), spec.key)
         return f"By {name.lower()}, {'descending' if spec.descending else 'ascending'}"
 
-    # -- sorting -------------------------------------------------------------------------------
     def _sort_clicked(self, section: int, order: Qt.SortOrder) -> None:
         model = self.sql_model
         column = model.columns[section] if 0 <= section < len(model.columns) else None
@@ -178,8 +96,40 @@ class QueueTable(QTableView):
                 back, Qt.SortOrder.DescendingOrder if desc else Qt.SortOrder.AscendingOrder
             )
             header.blockSignals(False)
+            self.sort_refused.emit(column.header)
             return
         model.sort(section, order)
+
+
+class QueueTable(LazyTableView):
+    """A `LazyTableView` with the habits of a work queue: movable columns and a column chooser
+    (remembered under `settings_key`), Ctrl+C copies the selection as TSV, J/K move, and when the
+    current row goes away the one that took its place becomes current.
+
+    Signals:
+        open_requested(): Enter on a row (open the workspace).
+        column_visibility_changed(): the column chooser changed what is shown.
+    """
+
+    open_requested = Signal()
+    column_visibility_changed = Signal()
+    KEEP_PLACE = KeepPlaceOrNext
+    keep_place: KeepPlaceOrNext
+
+    def __init__(self, model: SqlTableModel, settings_key: str, hidden=(), parent=None) -> None:
+        super().__init__(model, parent)
+        self.settings_key = settings_key
+        header = self.horizontalHeader()
+        header.setSectionsMovable(True)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        self._restore_columns(hidden)
+        copy = QAction("Copy", self)
+        copy.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
+        copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        copy.triggered.connect(self.copy_selection)
+        self.addAction(copy)
+        self.copy_action = copy
 
     # -- columns -------------------------------------------------------------------------------
     def _settings_name(self) -> str:

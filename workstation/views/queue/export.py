@@ -9,7 +9,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QFileDialog
 
-from ..models.sql_table import SortSpec, SourceColumn, export_source
+from ..models.table_export import export_source
+from ..models.table_source import SortSpec, SourceColumn
 
 FILE_TYPES = "Excel workbook (*.xlsx);;CSV (*.csv)"
 ID_KEYS = frozenset({"id", "match_id", "case_id", "record_id"})  # shown as digits, exported as ints
@@ -42,12 +43,13 @@ def visible_columns(table) -> list[SourceColumn]:
     return [model.columns[i] for i in sorted(shown, key=header.visualIndex)]
 
 
-def ask_path(parent, title: str, default_name: str) -> Path | None:
+def ask_path(parent, title: str, default_name: str, *, fix_suffix: bool = True) -> Path | None:
+    """The file to export to (None: cancelled); without .xlsx or .csv, `fix_suffix` adds .xlsx."""
     name, _ = QFileDialog.getSaveFileName(parent, title, default_name, FILE_TYPES)
     if not name:
         return None
     path = Path(name)
-    if path.suffix.lower() not in (".xlsx", ".csv"):
+    if fix_suffix and path.suffix.lower() not in (".xlsx", ".csv"):
         path = path.with_suffix(".xlsx")
     return path
 
@@ -61,11 +63,13 @@ def export_table(
     sort: SortSpec | None,
     path: Path,
     title: str,
+    noun: str = "row(s)",
     on_done: Callable[[int], None] | None = None,
 ):
     """Write the rows `filters` select, in `sort` order, to `path` (.xlsx or .csv).
 
-    `make_source()` builds a source for the worker thread (the table's belongs to the GUI).
+    `make_source()` builds a source for the worker thread (the table's belongs to the GUI);
+    `noun` names the rows in the message at the end ("Exported 12 row(s) to …").
     """
 
     def op(session, progress):
@@ -80,7 +84,7 @@ def export_table(
         )
 
     def done(n: int) -> None:
-        ctx.notify(f"Exported {n:,} row(s) to {path}")
+        ctx.notify(f"Exported {n:,} {noun} to {path}")
         if on_done is not None:
             on_done(n)
 

@@ -1,15 +1,19 @@
-"""Saved filters of a table page: a combo to load, Save… and Delete
-(services.reconcile.table_queries)."""
+"""Saved filters of a queue page: a combo to load, Save… and Delete (per page and owner)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QInputDialog, QToolButton, QWidget
 
 from ...errors import UserError
 from ...services.reconcile import table_queries
 from .. import messages
-from . import prompts
+
+
+def ask_name(parent) -> str | None:
+    """The name to save the filters under (None: cancelled)."""
+    text, ok = QInputDialog.getText(parent, "Save filter", "Name of this filter:")
+    return text.strip() if ok and text.strip() else None
 
 
 class SavedFilters(QWidget):
@@ -70,7 +74,7 @@ class SavedFilters(QWidget):
         return [self.combo.itemText(i) for i in range(1, self.combo.count())]
 
     def save(self, name: str | None = None) -> int | None:
-        name = name or prompts.ask_text(self, "Save filter", "Name of this filter:")
+        name = name or ask_name(self)
         if not name:
             return None
         try:
