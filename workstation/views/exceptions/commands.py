@@ -1,12 +1,13 @@
-"""Undoable clerk actions: QUndoCommands that call services.reconcile.clerk_actions and
-services.reconcile.cases.
+"""Undoable clerk actions: one `ServiceCommand` shape over clerk_actions, cases and notes.
 
-An action runs once, in a short Session, before its command is pushed (a refused action -- the
-service raised UserError -- shows the message and never reaches the stack). Undo and redo then
-call the services again: match actions through `clerk_actions.undo` (whose result, undone, redoes),
-case changes through `cases.restore` with the snapshots the change returned. Every step emits
-`ctx.data_changed` so the pages reload; a step that can no longer be done (someone changed the
-data in between) shows why and drops the command from the stack.
+Every action (services.reconcile.clerk_actions, services.reconcile.cases) runs once, in a short
+Session, before its command is pushed (a refused action -- the service raised UserError -- shows
+the message and never reaches the stack). Undo and redo then call the services again: match
+actions through `clerk_actions.undo` (whose result, undone, redoes), case changes through
+`cases.restore` with the snapshots the change returned, notes through `cases.delete_note` and
+`cases.add_note`. Every step emits `ctx.data_changed` so the pages reload; a step that can no
+longer be done (someone changed the data in between) shows why and drops the command from the
+stack.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ Using it in a page (`views.queue` does all of this for a queue page)::
     model.set_filters(...); model.sort(column, order)  # new SQL queries
     model.data(index, ID_ROLE) / ROW_ROLE / VALUE_ROLE # the row's id, the row, the raw value
     export_source(session, ExceptionSource(), model.active_filters, model.sort_spec, path)
+                                                       # views.models.table_export, any thread
 """
 
 from __future__ import annotations
