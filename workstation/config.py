@@ -44,6 +44,18 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec(
             "match.writeoff_max_minor", int, 500, "Largest difference a clerk may write off, minor"
         ),
+        SettingSpec(
+            "import.earliest_date",
+            str,
+            "1990-01-01",
+            "Earliest booking/value date an import accepts (ISO date); older lines are refused",
+        ),
+        SettingSpec(
+            "import.latest_days_ahead",
+            int,
+            730,
+            "Latest booking/value date an import accepts, in days after today",
+        ),
     )
 }
 

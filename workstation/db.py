@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import platformdirs
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .errors import UserError
@@ -136,8 +136,12 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A Session in one transaction: committed on success, rolled back on any error."""
-        with self.sessions() as s, s.begin():
-            yield s
+        try:
+            with self.sessions() as s, s.begin():
+                yield s
+        except IntegrityError as exc:
+            _raise_if_lost_race(exc)
+            raise
 
     def run(self, op: Callable[[Session], T], *, commit: bool = True) -> T:
         """`op(session)` in a Session of its own: committed when it returns (rolled back instead
@@ -150,9 +154,28 @@ class Database:
                 else:
                     session.rollback()
                 return result
+            except IntegrityError as exc:
+                session.rollback()
+                _raise_if_lost_race(exc)
+                raise
             except BaseException:
                 session.rollback()
                 raise
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# The partial unique index that keeps a record in at most one live match (migration 0003).
+_LIVE_MEMBER_INDEX = "ux_match_members_live_record"
+
+
+def _raise_if_lost_race(exc: IntegrityError) -> None:
+    """A clerk action that lost a race for a line to another user or a reconciliation run is
+    the user's to retry (UserError), not a bug; any other integrity error stays one."""
+    text = str(exc.orig)
+    if _LIVE_MEMBER_INDEX in text or "match_members.record_id" in text:
+        raise UserError(
+            "a line in this action was matched meanwhile by someone else or by a reconciliation "
+            "run; nothing was changed: reload and try again"
+        ) from exc

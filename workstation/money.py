@@ -8,6 +8,7 @@ TWD), which differ from the ISO 4217 exponent that statements and PSP reports us
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 _EXPONENTS: dict[str, int] = {
@@ -42,6 +43,11 @@ _EXPONENTS: dict[str, int] = {
 
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
+# The largest |amount| accepted anywhere, in minor units: 10^15 is ten trillion in a 2-decimal
+# currency, far above any real line, and 9,223 lines at this bound still sum within int64. Sums
+# over more lines are computed exactly by the analytics (`sum_minor`), never in wrapping int64.
+MAX_MINOR = 10**15
+
 
 def normalise_currency(code: str | None) -> str:
     """Upper-case, validated ISO 4217 alpha code (Stripe writes `usd`)."""
@@ -71,11 +77,27 @@ def to_minor(amount: Decimal | int | str, currency: str) -> int:
         ValueError: the amount has more significant decimals than the currency allows.
     """
     d = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    if not d.is_finite():
+        raise ValueError(f"not an amount: {amount}")
     exp = exponent(currency)
     scaled = d.scaleb(exp)
+    check_bound(scaled, str(amount), currency)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{amount} has more than {exp} decimals for {currency}")
     return int(scaled)
+
+
+def check_bound(minor: Decimal | int, text: str, currency: str | None = None) -> None:
+    """Refuse an amount beyond `MAX_MINOR` minor units (ValueError naming the bound)."""
+    if abs(Decimal(minor)) > MAX_MINOR:
+        raise ValueError(too_large_message(text, currency))
+
+
+def too_large_message(text: str, currency: str | None = None) -> str:
+    """The message for an amount beyond `MAX_MINOR`."""
+    limit = f"{from_minor(MAX_MINOR, currency):,}" if currency else f"{MAX_MINOR:,} minor units"
+    unit = f" {currency}" if currency else ""
+    return f"amount {text} is larger than the largest amount accepted ({limit}{unit})"
 
 
 def from_minor(minor: int, currency: str) -> Decimal:
@@ -96,15 +118,24 @@ def format_minor(minor: int | None, currency: str | None = None, *, symbol: bool
 _AMOUNT_CLEAN = re.compile(r"[\s\u00a0\u202f']")
 
 
+_GROUPED_COMMA = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?|\d*(?:\.\d*)?")
+_GROUPED_DOT = re.compile(r"\d{1,3}(?:\.\d{3})+(?:,\d*)?|\d*(?:,\d*)?")
+
+
 def parse_decimal(text: str, *, decimal_comma: bool | None = None) -> Decimal:
     """Parse a human amount: `1,653.75`, `4.626,81`, `-12`, `(3.00)`, `107,` (MT940), `12.50-`.
 
+    The decimal mark is never guessed from one value where it is ambiguous: without
+    `decimal_comma`, a value whose only separator is one comma not followed by three digits
+    (`12,34`) is refused, and thousands groups must be three digits (`1,2345.00` is refused).
+
     Args:
         text: the amount as written in the file.
-        decimal_comma: force the decimal separator; None guesses from the text.
+        decimal_comma: the file's decimal mark (declared, or detected from the whole column);
+            None: only values whose mark is unambiguous are read.
 
     Raises:
-        ValueError: not an amount (e.g. `$120`, `12abc`, empty).
+        ValueError: not an amount (e.g. `$120`, `12abc`, `1e30`, empty) or an ambiguous one.
     """
     s = _AMOUNT_CLEAN.sub("", text or "")
     if not s:
@@ -124,25 +155,54 @@ def parse_decimal(text: str, *, decimal_comma: bool | None = None) -> Decimal:
             decimal_comma = last_comma > last_dot
         elif last_comma >= 0:
             # Several commas, or one followed by exactly three digits ("1,653"), are thousands
-            # separators; otherwise ("49,37", MT940 "107,") the comma is the decimal mark.
-            # Importers that know the file's convention pass `decimal_comma` explicitly.
+            # separators; one comma followed by anything else ("12,34") may be a decimal mark:
+            # that is for the file's declared or detected convention to say, not this value.
             tail = s[last_comma + 1 :]
-            decimal_comma = s.count(",") == 1 and len(tail) != 3
+            if s.count(",") == 1 and len(tail) != 3:
+                raise ValueError(
+                    f"ambiguous amount {text!r}: is ',' the decimal mark? declare the file's "
+                    "decimal mark (a mapping profile with decimal_comma)"
+                )
+            decimal_comma = False
         else:
             decimal_comma = False
+    grouped = _GROUPED_DOT if decimal_comma else _GROUPED_COMMA
+    if not grouped.fullmatch(s):
+        mark, sep = (",", ".") if decimal_comma else (".", ",")
+        raise ValueError(
+            f"not an amount with {mark!r} as the decimal mark: {text!r} ({sep!r} must group "
+            "thousands in threes, and the decimal mark appear once)"
+        )
     if decimal_comma:
         s = s.replace(".", "").replace(",", ".")
     else:
         s = s.replace(",", "")
-    if s.count(".") > 1:
-        raise ValueError(f"not an amount: {text!r}")
     if s.endswith("."):
         s += "0"
+    if s.startswith("."):
+        s = "0" + s
     try:
         d = Decimal(s)
     except InvalidOperation as exc:  # pragma: no cover - regex above guards this
         raise ValueError(f"not an amount: {text!r}") from exc
     return -d if negative else d
+
+
+_SHOWS_COMMA = re.compile(r",\d{1,2}$|\.\d{3},")
+_SHOWS_DOT = re.compile(r"\.\d{1,2}$|,\d{3}\.")
+
+
+def decimal_comma_of(texts: Iterable[str | None]) -> bool | None:
+    """The decimal mark of a (small) file's amounts, from the values that show one: True for a
+    comma, False for a point, None when none shows one or they disagree (each value then has to
+    be unambiguous on its own, and `parse_decimal` refuses the others)."""
+    comma = dot = False
+    for text in texts:
+        if text:
+            s = _AMOUNT_CLEAN.sub("", text).rstrip("-)")
+            comma |= bool(_SHOWS_COMMA.search(s))
+            dot |= bool(_SHOWS_DOT.search(s))
+    return None if comma == dot else comma
 
 
 def parse_minor(text: str, currency: str, *, decimal_comma: bool | None = None) -> int:

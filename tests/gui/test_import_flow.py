@@ -355,3 +355,21 @@ def test_imports_page_exports_its_table(
     lines = target.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("Batch,File,Format,Imported,By,Lines,New")
     assert "statement.fake" in lines[1] and len(lines) == 2
+
+
+def test_preview_states_the_decimal_mark_it_read(main_window, qtbot, tmp_path):
+    """A column that only ever uses a comma is read as decimal comma, and the preview says so."""
+    path = tmp_path / "orders_de.csv"
+    path.write_text(
+        "order_id,date,amount,currency,customer\n"
+        'A1,2026-11-02,"12,34",EUR,Gödel\n'
+        'A2,2026-11-03,"5,00",EUR,Bob\n',
+        encoding="utf-8",
+    )
+    dialog = _dialog_after_drop(main_window, qtbot, [path])
+    entry = dialog.entries[0]
+    assert entry.state == "ready", entry.error
+    assert any("decimal mark" in n for n in entry.report.notes)
+    text = dialog.previews[0].checks_label.text()
+    assert "decimal mark" in text
+    assert dialog.previews[0].preview_model.rowCount() == 2

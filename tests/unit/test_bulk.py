@@ -1,4 +1,4 @@
-"""Deferred index builds: only the named columns' indexes are dropped, and all come back."""
+"""Deferred index builds: only the named columns' indexes are dropped (SQLite), all come back."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ def test_deferred_indexes_by_column(any_db: Database) -> None:
         assert state and before - state  # both kinds exist
         with deferred_indexes(s, ("records",), columns=("match_state",)):
             during = _index_names(any_db, s.connection())
-            assert during == before - state
+            if any_db.dialect == "sqlite":
+                assert during == before - state
+            else:  # a shared server never drops an index (readers would wait, duplicates slip in)
+                assert during == before
             s.execute(text("UPDATE records SET match_state = 'matched' WHERE id < 0"))
         assert _index_names(any_db, s.connection()) == before
 

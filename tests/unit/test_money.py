@@ -19,17 +19,26 @@ from workstation.money import (
     [
         ("1,653.75", Decimal("1653.75")),
         ("4.626,81", Decimal("4626.81")),
-        ("49,37", Decimal("49.37")),
-        ("107,", Decimal("107")),
         ("-12.50", Decimal("-12.50")),
         ("(3.00)", Decimal("-3.00")),
         ("12.50-", Decimal("-12.50")),
-        ("1 234,5", Decimal("1234.5")),
         ("18.150", Decimal("18.150")),
     ],
 )
 def test_parse_decimal(text: str, expected: Decimal) -> None:
     assert parse_decimal(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("49,37", Decimal("49.37")), ("107,", Decimal("107")), ("1 234,5", Decimal("1234.5"))],
+)
+def test_parse_decimal_comma_needs_the_files_mark(text: str, expected: Decimal) -> None:
+    # A lone comma not followed by three digits is a decimal mark only when the file says so
+    # (declared or detected from the whole column); on its own the value is ambiguous.
+    assert parse_decimal(text, decimal_comma=True) == expected
+    with pytest.raises(ValueError, match="ambiguous"):
+        parse_decimal(text)
 
 
 @pytest.mark.parametrize("bad", ["$120", "", "12abc", "1.2.3", "--"])

@@ -450,3 +450,51 @@ def test_cli_export_and_apply(
     assert "fill in the decision column" in capsys.readouterr().out
     assert main(["--db", url, "roundtrip", "apply", str(tmp_path / "missing.xlsx")]) == 1
     assert "file not found" in capsys.readouterr().err
+
+
+def test_decide_refuses_a_decision_made_since_the_caller_looked(rdb: Database) -> None:
+    with rdb.session() as s:
+        open_id = s.scalars(select(Dispute.id).where(Dispute.status == "needs_response")).first()
+        ref = s.get(Dispute, open_id).psp_dispute_id
+        first = intake.decide(s, open_id, "fight", "bob", seen_event=None)
+        with pytest.raises(UserError, match=rf"dispute {ref} was already decided by bob \(fight, "):
+            intake.decide(s, open_id, "accept", "alice", seen_event=None)
+        with pytest.raises(UserError, match="already decided by bob"):
+            intake.decide(s, open_id, "accept", "alice", seen_event=first.id - 1)
+        second = intake.decide(s, open_id, "accept", "alice", seen_event=first.id)
+        assert second.detail == {"decision": "accept", "from": "needs_response", "to": "accepted"}
+        with pytest.raises(UserError, match="already decided by alice \\(accept, "):
+            intake.decide(s, open_id, "fight", "bob", seen_event=first.id)
+        decided = s.scalars(
+            select(DisputeEvent.actor).where(
+                DisputeEvent.dispute_id == open_id, DisputeEvent.kind == "decision"
+            )
+        ).all()
+    assert decided == ["bob", "alice"]
+
+
+def test_cli_decide_once_then_already_decided(
+    rdb: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = rdb.engine.url.render_as_string(hide_password=False)
+    with rdb.session() as s:
+        open_id = s.scalars(select(Dispute.id).where(Dispute.status == "needs_response")).first()
+        ref = s.get(Dispute, open_id).psp_dispute_id
+    assert main(["--db", url, "dispute", "decide", ref, "fight"]) == 0
+    assert f"{ref}: fight recorded (needs_response)" in capsys.readouterr().out
+    assert main(["--db", url, "dispute", "decide", ref, "accept"]) == 1
+    assert f"error: dispute {ref} was already decided by tester (fight, " in (
+        capsys.readouterr().err
+    )
+    assert main(["--db", url, "dispute", "decide", ref, "accept", "--change", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["decision"] == "accept"
+    assert main(["--db", url, "dispute", "decide", ref, "fight", "--change"]) == 1
+    assert "is accepted; only cases needing a response" in capsys.readouterr().err
+    with rdb.session() as s:
+        assert s.get(Dispute, open_id).status == "accepted"
+        n = s.scalars(
+            select(DisputeEvent.id).where(
+                DisputeEvent.dispute_id == open_id, DisputeEvent.kind == "decision"
+            )
+        ).all()
+    assert len(n) == 2

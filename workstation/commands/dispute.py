@@ -1,4 +1,4 @@
-"""`workstation dispute ...`: the dispute queue, a case, claim/assign, package and submit."""
+"""`workstation dispute ...`: the dispute queue, a case, claim/assign, decide, package, submit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ..cli import Context
 from ..errors import UserError
 from ..money import format_minor
 from ..services.common.users import ensure_user
-from ..services.disputes.agent_actions import add_note, find_dispute
+from ..services.disputes.agent_actions import DECISIONS, add_note, decide, find_dispute
 from ..services.disputes.assignment import assign, claim_next
 from ..services.disputes.case import case_view
 from ..services.disputes.linking import link_disputes
@@ -54,6 +54,16 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     asg.add_argument("dispute_ids", nargs="+", metavar="DISPUTE_ID")
     asg.add_argument("--to", metavar="LOGIN", help="user login; omit to unassign")
     asg.set_defaults(handler=run_assign)
+
+    dec = what.add_parser(
+        "decide", parents=parents, help="accept the chargeback or fight it (once per case)"
+    )
+    dec.add_argument("dispute_id", metavar="DISPUTE_ID")
+    dec.add_argument("decision", choices=DECISIONS)
+    dec.add_argument(
+        "--change", action="store_true", help="replace an earlier decision (fight -> accept)"
+    )
+    dec.set_defaults(handler=run_decide)
 
     note = what.add_parser("note", parents=parents, help="add a note to a case")
     note.add_argument("dispute_id", metavar="DISPUTE_ID")
@@ -231,6 +241,22 @@ def run_assign(ctx: Context, args: argparse.Namespace) -> int:
         ids = [find_dispute(s, ref).id for ref in args.dispute_ids]
         n = assign(s, ids, args.to, ctx.actor)
     ctx.emit({"assigned": n, "to": args.to}, f"{n} case(s) assigned to {args.to or 'nobody'}")
+    return 0
+
+
+def run_decide(ctx: Context, args: argparse.Namespace) -> int:
+    """Decide a case; someone else's decision made meanwhile is an error naming who (exit 1)."""
+    from ..models import Dispute
+    from ..services.common.row_locks import lock_rows
+
+    with ctx.db.session() as s:
+        d = find_dispute(s, args.dispute_id)
+        lock_rows(s, Dispute, [d.id])  # before anything is written: SQLite waits its turn here
+        ensure_user(s, ctx.actor)
+        ev = decide(s, d.id, args.decision, ctx.actor, seen_event="any" if args.change else None)
+        payload = {"dispute_id": d.psp_dispute_id, "decision": args.decision, "event": ev.id}
+        status = d.status
+    ctx.emit(payload, f"{payload['dispute_id']}: {args.decision} recorded ({status})")
     return 0
 
 

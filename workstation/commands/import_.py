@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..cli import Context
 from ..errors import UserError
 from ..importers.base import ImportOptions
+from ..services.common.write_lock import WAITING, begin_write
 from ..services.imports.file_import import FileReport, import_file
 from ..services.imports.mapping_profiles import load_profile
+
+
+def tell_waiting(_done: int, _total: int, text: str) -> None:
+    """Progress for CLI writers: only the wait for another writer is shown (on stderr)."""
+    if text == WAITING:
+        sys.stderr.write(f"{text}\n")
+        sys.stderr.flush()
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -40,6 +49,8 @@ def _line(r: FileReport) -> str:
         text += f"\n  problem: {p.describe(r.path)}"
     for c in r.checks:
         text += f"\n  check: {c.describe(r.path)}"
+    for note in r.notes:
+        text += f"\n  note: {note}"
     return text
 
 
@@ -49,6 +60,8 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     for name in args.files:
         path = Path(name)
         with db.sessions() as session:
+            if not args.dry_run:  # the write lock before anything is read
+                begin_write(session, progress=tell_waiting)
             profile = load_profile(session, args.profile) if args.profile else None
             options = ImportOptions(
                 format=args.format, account=args.account, profile=profile, profile_name=args.profile
@@ -61,6 +74,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
                     options=options,
                     dry_run=args.dry_run,
                     skip_bad_rows=args.skip_bad_rows,
+                    progress=tell_waiting,
                 )
             except UserError:
                 session.rollback()

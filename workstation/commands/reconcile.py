@@ -27,6 +27,7 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     from ..services.reconcile import backtest, engine, why_not
+    from .import_ import tell_waiting
 
     db = ctx.db
     if args.backtest:
@@ -64,7 +65,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         ctx.emit(payload, "\n".join(lines))
         return 0
     with db.sessions() as s:
-        report = engine.run(s, actor=ctx.actor, dry_run=args.dry_run)
+        report = engine.run(s, actor=ctx.actor, dry_run=args.dry_run, progress=tell_waiting)
         if args.dry_run:
             s.rollback()
         else:

@@ -5,7 +5,9 @@
 
 `apply` prints the plan (what changes from -> to, rows changed by someone else since the
 export, invalid decisions with their sheet row and column, unknown ids) and applies the clean
-rows; `--dry-run` stops after the plan, `--force` applies the conflicting rows too.
+rows; `--dry-run` stops after the plan, `--force` applies the conflicting rows too. A row that
+someone else changed between the plan and the apply (say, a colleague applying a workbook of
+the same export at the same moment) is reported as skipped, never as applied.
 """
 
 from __future__ import annotations

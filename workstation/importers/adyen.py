@@ -222,6 +222,8 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     mod_ref = table.col(find("Modification Reference"))
     mod_merchant = table.col(find("Modification Merchant Reference"))
     is_payment = types.isin(PAYMENT_TYPES).to_numpy(dtype=bool)
+    if psp_h:
+        column_values.repeated_ids(psp, issues, psp_h, "PSP reference", among=is_payment)
     label = mod_merchant.fillna(mod_ref).fillna("").str.replace(r"\s+", " ", regex=True)
     external = psp.where(pd.Series(is_payment), psp + ":" + types)
     external = external.fillna(

@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..money import format_minor
 from .bankcommon import StatementReader, add_refs, balance_problem, bank_kind, clean_ref, clean_text
 from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress
-from .text import decode
+from .text import check_line_length, decode
 
 _CODES = {
     "01": "file header",
@@ -428,7 +428,8 @@ class Bai2Importer:
         self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
     ) -> ParseResult:
         file = str(path)
-        text, _encoding = decode(data)
+        check_line_length(data, file)
+        text, _encoding = decode(data, file=file)
         records = _records(text, file)
         if progress:
             progress(0, 2, "Reading BAI2")

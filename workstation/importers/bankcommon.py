@@ -156,13 +156,17 @@ class StatementReader:
         into: list[Problem],
     ) -> int | None:
         """`amount` in minor units of `currency`; None, with a problem added to `into` (the rows'
-        problems or the file's checks), when it has more decimals than the currency allows."""
+        problems or the file's checks), when it has more decimals than the currency allows or is
+        beyond the largest amount accepted (`money.MAX_MINOR`)."""
         try:
             return to_minor(amount, currency)
-        except ValueError:
-            into.append(
-                Problem(f"{what} has more decimals than {currency} allows", line=line, field=field)
+        except ValueError as exc:
+            message = (
+                str(exc)
+                if "larger than" in str(exc)
+                else f"{what} has more decimals than {currency} allows"
             )
+            into.append(Problem(message, line=line, field=field))
             return None
 
     def result(self, format: str, rows_total: int) -> ParseResult:

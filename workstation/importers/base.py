@@ -93,6 +93,9 @@ class ParseResult:
     checks: list[Problem] = field(default_factory=list)
     disputes: list[dict[str, Any]] = field(default_factory=list)
     rows_total: int | None = None
+    # How the file was read where it had to be decided (the decimal mark detected from the
+    # amount columns...), shown in the import report and preview.
+    notes: list[str] = field(default_factory=list)
     # False when the source's line ids are never quoted elsewhere (Stripe `txn_` balance
     # transaction ids): they stay searchable on records.external_id but are not indexed as
     # reference tokens, which keeps million-row imports fast.

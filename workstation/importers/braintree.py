@@ -137,6 +137,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     description = description.where(card.isna(), description + " " + card.fillna(""))
     ids = table.col(id_h)
     issues.add(ids.isna().to_numpy(dtype=bool), id_h, "transaction id is missing")
+    column_values.repeated_ids(ids, issues, id_h, "transaction id")
     records: dict[str, Any] = {
         "line_no": table.line_no,
         "account": "braintree-" + merchant,

@@ -416,7 +416,11 @@ class CamtImporter:
     label = "ISO 20022 camt.052/053/054"
 
     def sniff(self, head: bytes, filename: str) -> int:
-        text = head.decode("utf-16") if head[:2] in (b"\xff\xfe", b"\xfe\xff") else head
+        text = (
+            head.decode("utf-16", errors="replace")
+            if head[:2] in (b"\xff\xfe", b"\xfe\xff")
+            else head
+        )
         if isinstance(text, str):
             text = text.encode("utf-8", "replace")
         if not text.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):

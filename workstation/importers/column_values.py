@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..money import exponent, parse_decimal
+from ..money import MAX_MINOR, check_bound, exponent, parse_decimal, too_large_message
 from .base import Problem
 from .csvutil import STRING, Table, arrow
 
@@ -91,6 +91,7 @@ class Issues:
         self.table = table
         self.bad = np.zeros(len(table), dtype=bool)
         self.problems: list[Problem] = list(table.ragged)
+        self.notes: list[str] = []  # how the file was read (decimal mark...), for the report
 
     def add(
         self,
@@ -166,27 +167,94 @@ def exponents(cur: pd.Series) -> np.ndarray:
     return exps.fillna(2).to_numpy(dtype=np.int64)
 
 
+# A value shows its decimal mark when the mark is followed by one or two digits at the end, or
+# when the other separator groups thousands before it (`1.234,5`). `1,234` and `1.234` show none.
+_COMMA_DECIMAL = r"(?:,\d{1,2}$)|(?:\.\d{3},)"
+_DOT_DECIMAL = r"(?:\.\d{1,2}$)|(?:,\d{3}\.)"
+
+
 def guess_decimal_comma(samples: Iterable[pd.Series]) -> bool:
     """True when amounts are written `1.234,56` rather than `1,234.56` (decided per file)."""
     comma = dot = 0
     for s in samples:
-        v = s.dropna().astype(str).head(5000)
-        comma += int(v.str.contains(r",\d{1,2}$", regex=True).sum())
-        dot += int(v.str.contains(r"\.\d{1,2}$", regex=True).sum())
-        comma += int(v.str.contains(r"\.\d{3},", regex=True).sum())
-        dot += int(v.str.contains(r",\d{3}\.", regex=True).sum())
+        arr = arrow(s)
+        comma += int(pc.sum(pc.match_substring_regex(arr, _COMMA_DECIMAL)).as_py() or 0)
+        dot += int(pc.sum(pc.match_substring_regex(arr, _DOT_DECIMAL)).as_py() or 0)
     return comma > dot
+
+
+def decimal_mark(
+    columns: Sequence[tuple[str, pd.Series]], issues: Issues, declared: bool | None = None
+) -> tuple[bool, str | None]:
+    """The decimal mark of a file's amount columns, decided from every value, never per row.
+
+    Values that show a comma decimal mark (`12,34`, `1.234,56`) and values that show a point
+    (`12.34`, `1,234.56`) are counted over the whole columns (arrow regex kernels). When both
+    occur the file mixes conventions: the minority's rows (both sides on a tie) are problems.
+    A `declared` mark (mapping profile) is used as is; `amounts` refuses values against it.
+
+    Returns:
+        (decimal comma?, a sentence for the import report saying how the mark was decided, or
+        None when no value shows one).
+    """
+    n = len(issues.table)
+    comma_rows, dot_rows = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    for _field, values in columns:
+        arr = arrow(values.reset_index(drop=True))
+        for rows, pattern in ((comma_rows, _COMMA_DECIMAL), (dot_rows, _DOT_DECIMAL)):
+            hit = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
+            rows |= hit.to_numpy(zero_copy_only=False)
+    n_comma, n_dot = int(comma_rows.sum()), int(dot_rows.sum())
+    if declared is not None:
+        mark = "," if declared else "."
+        return bool(declared), f"amounts read with {mark!r} as the decimal mark (declared)"
+    if not n_comma and not n_dot:
+        return False, None
+    comma = n_comma > n_dot
+    mark = "," if comma else "."
+    if n_comma and n_dot:
+        against = (
+            (comma_rows | dot_rows) if n_comma == n_dot else (dot_rows if comma else comma_rows)
+        )
+        texts = [
+            v.reset_index(drop=True).to_numpy(dtype=object, na_value=None) for _f, v in columns
+        ]
+
+        def message(i: int) -> str:
+            text = next((t[i] for t in texts if t[i] is not None), None)
+            own, other, count = (".", ",", n_comma) if dot_rows[i] else (",", ".", n_dot)
+            return (
+                f"amount {text!r} uses {own!r} as the decimal mark, but {count:,} other value(s) "
+                f"use {other!r}: the file mixes number formats; correct the line or declare the "
+                "decimal mark in a mapping profile (decimal_comma)"
+            )
+
+        issues.add(against, columns[0][0], message)
+        return comma, (
+            f"amounts read with {mark!r} as the decimal mark ({max(n_comma, n_dot):,} values "
+            f"show it, {min(n_comma, n_dot):,} show the other mark and are refused)"
+        )
+    return comma, (
+        f"amounts read with {mark!r} as the decimal mark (detected from all "
+        f"{n_comma or n_dot:,} values that show one)"
+    )
 
 
 def _scale(d: Decimal, exp: int, text: str) -> int:
     scaled = d.scaleb(exp)
+    check_bound(scaled, text)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{text} has more than {exp} decimals")
     return int(scaled)
 
 
 def _decimal_words(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Cast text to decimal128(18, 4) and return the unscaled values (value * 10**4) as int64."""
+    """Cast text to decimal128(18, 4) and return the unscaled values (value * 10**4) as int64.
+
+    Scientific notation (`1e3`), which the cast would accept, is refused: no report writes it.
+    """
+    if pc.any(pc.match_substring(arr, "e")).as_py() or pc.any(pc.match_substring(arr, "E")).as_py():
+        raise pa.ArrowInvalid("scientific notation")
     dec = pc.cast(arr, pa.decimal128(18, 4))
     if isinstance(dec, pa.ChunkedArray):
         dec = dec.combine_chunks()
@@ -223,7 +291,10 @@ def amounts(
     if scaled is None:
         s = values
         if decimal_comma:
+            # only well-grouped values take the fast path; the rest are read (and refused) below
+            ok = s.str.fullmatch(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*)(?:,\d*)?", na=False)
             s = s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+            s = s.where(ok, "x")
         elif decimal_comma is False:
             grouped = s.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", na=False)
             if grouped.any():
@@ -235,12 +306,16 @@ def amounts(
     div = 10 ** (4 - np.clip(exps, 0, 4))
     out = np.where(plain, scaled // div, 0)
     bad = plain & (scaled % div != 0)
-    if plain.all() and not bad.any():
+    large = plain & (np.abs(out) > MAX_MINOR)
+    if plain.all() and not bad.any() and not large.any():
         return pd.Series(pd.array(out, dtype="Int64"))
     texts = values.to_numpy(dtype=object, na_value=None)
     messages: dict[int, str] = {
         int(i): f"{texts[i]} has more than {exps[i]} decimals" for i in np.flatnonzero(bad)
     }
+    for i in np.flatnonzero(large):
+        messages[int(i)] = too_large_message(str(texts[i]))
+    bad |= large
     for i in np.flatnonzero(~plain & ~isnull):
         try:
             d = parse_decimal(texts[i], decimal_comma=decimal_comma)
@@ -395,6 +470,71 @@ def local_datetimes(
     return (
         pd.Series(pd.array(day, dtype=DATE)),
         pd.Series(pd.array(pc.assume_timezone(stamp_utc, "UTC"), dtype=UTC_TS)),
+    )
+
+
+def _all_distinct(values: pa.ChunkedArray | pa.Array) -> bool:
+    """True when no non-null value occurs twice.
+
+    PSP ids have one length per file: their bytes are then folded into one 64-bit hash each
+    (numpy), and distinct hashes prove distinct ids in a fraction of the time a string hash
+    table takes. Anything else (or a hash collision) is decided by arrow's exact `unique`.
+    """
+    arr = pc.drop_null(values)
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    n = len(arr)
+    if n < 2:
+        return True
+    if pa.types.is_string(arr.type):
+        lo, hi = pc.min_max(pc.binary_length(arr)).values()
+        width = int(lo.as_py() or 0)
+        if width == hi.as_py() and 0 < width <= 64:
+            offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset :]
+            start = int(offsets[0])
+            raw = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[start : start + n * width]
+            words = -(-width // 8)
+            padded = np.zeros((n, words * 8), dtype=np.uint8)
+            padded[:, :width] = raw.reshape(n, width)
+            h = np.zeros(n, dtype=np.uint64)
+            with np.errstate(over="ignore"):
+                for w in padded.view(np.uint64).T:
+                    h = (h ^ w) * np.uint64(0x9E3779B97F4A7C15)
+                    h ^= h >> np.uint64(29)
+            if len(pd.unique(h)) == n:
+                return True
+    return len(pc.unique(arr)) == n
+
+
+def repeated_ids(
+    ids: pd.Series, issues: Issues, field: str, what: str, among: np.ndarray | None = None
+) -> None:
+    """A PSP's unique transaction id that occurs again in the same file: each later row is a
+    problem naming the line of the first (one charge is never stored twice).
+
+    Rows already refused are not counted; `among` limits the check to some rows (Adyen's
+    payment lines, whose PSP reference is the payment's own).
+    """
+    if _all_distinct(arrow(ids)):
+        return  # every id once: the usual case
+    keep = ~issues.bad if among is None else (~issues.bad & among)
+    live = ids.reset_index(drop=True).where(pd.Series(keep))
+    dup = (live.duplicated(keep="first") & live.notna()).to_numpy(dtype=bool)
+    if not dup.any():
+        return
+    texts = live.to_numpy(dtype=object, na_value=None)
+    repeated = set(texts[dup])
+    lines = issues.table.line_no
+    first: dict[str, int] = {}
+    for i in np.flatnonzero(~dup & live.notna().to_numpy(dtype=bool)):
+        if texts[i] in repeated:
+            first.setdefault(texts[i], int(lines[i]))
+    issues.add(
+        dup,
+        field,
+        lambda i: (
+            f"{what} {texts[i]} occurs again (first on line {first[texts[i]]}): the same "
+            "transaction twice in one file"
+        ),
     )
 
 

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from ..errors import UserError
 from .base import Problem
 from .raw_lines import line_starts, raw_json_lines
-from .text import decode
+from .text import DecodeError, check_line_length, decode
 
 STRING = pd.ArrowDtype(pa.string())
 RAW_DICT_ROWS = 200_000
@@ -58,9 +58,13 @@ def norm(name: str) -> str:
 
 def head_text(head: bytes) -> str:
     """The first 64 KiB decoded (BOM aware), cut at the last complete line."""
-    text, _enc = decode(head)
-    if len(head) >= 65536 and "\n" in text:
-        text = text[: text.rindex("\n")]
+    if len(head) >= 65536 and b"\n" in head:
+        head = head[: head.rindex(b"\n")]  # never decode a character cut in two
+    try:
+        text, _enc = decode(head)
+    except DecodeError:  # a sample for sniffing only; reading the file says what is wrong
+        utf16 = head[:2] in (b"\xff\xfe", b"\xfe\xff")
+        text = head.decode("utf-16" if utf16 else "utf-8", errors="replace")
     return text
 
 
@@ -83,7 +87,7 @@ def header_names(head: bytes) -> list[str]:
         return []
     try:
         text = head_text(head)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):
         return []
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:
@@ -253,7 +257,11 @@ def _slow_read(path: Path, data: bytes, encoding: str | None = None) -> Table:
         except (UnicodeDecodeError, LookupError) as exc:
             raise UserError(f"the file is not {encoding} text: {exc}", file=str(path)) from exc
     else:
-        text, encoding = decode(data)
+        try:
+            text, encoding = decode(data, file=str(path))
+        except DecodeError as exc:  # say which column the undecodable byte is in
+            field = exc.field or _field_at(data, exc.line)
+            raise DecodeError(exc.message, file=exc.file, line=exc.line, field=field) from None
     delimiter = sniff_delimiter(text[:65536])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
@@ -273,6 +281,12 @@ def _slow_read(path: Path, data: bytes, encoding: str | None = None) -> Table:
             rows.append(row)
             lines.append(start)
     except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise UserError(
+                f"a value on this line is longer than {csv.field_size_limit():,} characters",
+                file=str(path),
+                line=last_line + 1,
+            ) from exc
         raise UserError(
             f"the file is cut off or malformed inside a quoted value ({exc}); export it again",
             file=str(path),
@@ -314,6 +328,22 @@ def _slow_read(path: Path, data: bytes, encoding: str | None = None) -> Table:
             Problem(f"row has {n} fields, the header has {width}", line=ln) for ln, n in ragged
         ],
     )
+
+
+def _field_at(data: bytes, line: int | None) -> str | None:
+    """The header of the cell holding an undecodable byte on `line` (for the message)."""
+    if not line or line < 2 or data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None
+    lines = data.split(b"\n", line)[:line]
+    header, row = (ln.decode("utf-8", errors="replace") for ln in (lines[0], lines[-1]))
+    delimiter = sniff_delimiter(header)
+    try:
+        names = next(csv.reader([header], delimiter=delimiter))
+        cells = next(csv.reader([row], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        return None
+    hit = next((i for i, c in enumerate(cells) if "\ufffd" in c), None)
+    return names[hit].strip() if hit is not None and hit < len(names) else None
 
 
 def _cell_text(value: Any) -> str | None:
@@ -374,6 +404,7 @@ def read_table(path: Path, data: bytes, encoding: str | None = None) -> Table:
     """A CSV (any delimiter, encoding detected unless given) or XLSX file as a `Table`."""
     if is_xlsx(data[:4096]):
         return read_xlsx(path, data)
+    check_line_length(data, str(path))
     if encoding and encoding.lower().replace("-", "").replace("_", "") not in ("utf8", "ascii"):
         return _slow_read(path, data, encoding)
     sample = head_text(data[:65536])

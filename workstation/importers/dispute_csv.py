@@ -167,7 +167,11 @@ def csv_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
 
 
 def csv_dispute(
-    row: dict[str, str], cols: dict[str, list[str]], layout: str, line: int
+    row: dict[str, str],
+    cols: dict[str, list[str]],
+    layout: str,
+    line: int,
+    decimal_comma: bool | None = None,
 ) -> dict[str, Any] | None:
     """One row as a dispute dict; None for rows that are not disputes (Adyen fraud reports)."""
 
@@ -238,7 +242,9 @@ def csv_dispute(
         stage=stage,
         status=status,
         status_if_open=status_if_open,
-        amount_minor=disputed_minor(amount, currency, minor_units=False),
+        amount_minor=disputed_minor(
+            amount, currency, minor_units=False, decimal_comma=decimal_comma
+        ),
         currency=currency,
         opened_at=parse_when(get("opened_at"), get("opened_tz")),
         due_by=parse_when(get("due_by"), get("due_by_tz"), end_of_day=True),

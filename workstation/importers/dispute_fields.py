@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from ..money import parse_minor
+from ..money import check_bound, parse_minor
 
 # Keys of each normalised dispute dict (None when the file does not say).
 DISPUTE_FIELDS = {
@@ -243,13 +243,21 @@ def parse_when(
     return parsed.astimezone(dt.UTC)
 
 
-def disputed_minor(value: Any, currency: str, *, minor_units: bool) -> int:
-    """The disputed amount as positive minor units (given in minor or in major units)."""
+def disputed_minor(
+    value: Any, currency: str, *, minor_units: bool, decimal_comma: bool | None = None
+) -> int:
+    """The disputed amount as positive minor units (given in minor or in major units; the
+    file's decimal mark, when known, for major units)."""
     if minor_units:
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise ValueError(f"not an amount in minor units: {value!r}")
-        return abs(int(value))
-    return abs(parse_minor(str(value), currency))
+        try:
+            minor = abs(int(value))
+        except ValueError:
+            raise ValueError(f"not an amount in minor units: {value!r}") from None
+        check_bound(minor, str(value), currency)
+        return minor
+    return abs(parse_minor(str(value), currency, decimal_comma=decimal_comma))
 
 
 def blank_dispute() -> dict[str, Any]:

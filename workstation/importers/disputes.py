@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..money import decimal_comma_of
 from .base import ImportOptions, ParseResult, Problem, Progress, frame_from_rows
 from .dispute_csv import column_map, csv_dispute, csv_layout, csv_rows, header_keys
 from .dispute_fields import ADYEN_EVENTS, ADYEN_NOT_DISPUTES, adyen_code
@@ -60,8 +61,9 @@ class DisputesImporter:
                 return 90
             return 0
         try:
-            text, _ = decode(head[:8192])
-        except UnicodeDecodeError:
+            sample = head[:8192]
+            text, _ = decode(sample[: sample.rfind(b"\n") + 1] or sample)
+        except UnicodeError:
             return 0
         first = text.splitlines()[0] if text.strip() else ""
         return 95 if csv_layout(set(header_keys(first))) else 0
@@ -69,7 +71,7 @@ class DisputesImporter:
     def parse(
         self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
     ) -> ParseResult:
-        text, _ = decode(data)
+        text, _ = decode(data, file=str(path))
         stripped = text.lstrip("\ufeff \t\r\n")
         problems: list[Problem] = []
         if stripped[:1] in ("{", "["):
@@ -148,10 +150,13 @@ class DisputesImporter:
                     f"the {layout} disputes file has no {needed} column", file=str(path), line=1
                 )
         out: list[dict[str, Any]] = []
+        # the decimal mark is the file's, decided from all its amounts, never per row
+        comma = decimal_comma_of(row.get(c) for row in rows for c in cols["amount"])
         for i, row in enumerate(rows, start=2):
             if not row:
                 continue
-            self._collect(out, problems, partial(csv_dispute, row, cols, layout, i), i, "line")
+            read = partial(csv_dispute, row, cols, layout, i, comma)
+            self._collect(out, problems, read, i, "line")
         return f"{layout}_disputes_csv" if layout != "generic" else "disputes_csv", out
 
     @staticmethod

@@ -32,7 +32,7 @@ from .bankcommon import (
     clean_text,
 )
 from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress
-from .text import decode
+from .text import check_line_length, decode
 
 _TAG = re.compile(r"^:(?P<tag>[0-9]{2}[A-Z]?|NS):(?P<value>.*)$")
 _END = re.compile(r"^-\}?(\{5:.*)?$")
@@ -507,7 +507,8 @@ class Mt940Importer:
         self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
     ) -> ParseResult:
         file = str(path)
-        text, _encoding = decode(data)
+        check_line_length(data, file)
+        text, _encoding = decode(data, file=file)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         blocks = _tokenise(text)
         if not blocks:

@@ -62,7 +62,7 @@ class _Prepared(OfxPreprocessedFile):  # type: ignore[misc]
         self.fh: Any = codecs.getreader("utf-8")(raw)
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes, file: str) -> str:
     """UTF-8 if it is, else the SGML header's CHARSET, else detected."""
     try:
         return data.decode("utf-8-sig")
@@ -71,8 +71,15 @@ def _decode(data: bytes) -> str:
     head = data[:4096].decode("latin-1")
     m = re.search(r"CHARSET:\s*([\w-]+)", head)
     if m and m.group(1).upper() in _CHARSETS:
-        return data.decode(_CHARSETS[m.group(1).upper()], errors="replace")
-    return decode(data)[0]
+        try:
+            return data.decode(_CHARSETS[m.group(1).upper()])
+        except UnicodeDecodeError as exc:
+            raise UserError(
+                f"byte 0x{data[exc.start]:02X} is not {m.group(1)} text as the header declares",
+                file=file,
+                line=data.count(b"\n", 0, exc.start) + 1,
+            ) from None
+    return decode(data, file=file)[0]
 
 
 def _leaf(parent: Any, name: str) -> tuple[str | None, int | None]:
@@ -339,7 +346,7 @@ class OfxImporter:
         self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
     ) -> ParseResult:
         file = str(path)
-        text = _decode(data)
+        text = _decode(data, file)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # bs4 notes that XML goes through its HTML parser
             prepared = _Prepared(io.BytesIO(text.encode("utf-8")))

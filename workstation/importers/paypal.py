@@ -223,8 +223,10 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
         )
 
     table_importer.report(progress, 1, 3, "Converting amounts")
-    money_cols = [table.col(h) for h in (gross_h, fee_h, net_h, bal_h) if h]
-    comma = column_values.guess_decimal_comma(money_cols)
+    money_cols = [(h, table.col(h)) for h in (gross_h, fee_h, net_h, bal_h) if h]
+    comma, mark_note = column_values.decimal_mark(money_cols, issues)
+    if mark_note:
+        issues.notes.append(mark_note)
     cur = column_values.currencies(table.col(cur_h), issues, cur_h)
     exps = column_values.exponents(cur)
     gross = column_values.amounts(table.col(gross_h), exps, issues, gross_h, decimal_comma=comma)
@@ -255,6 +257,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
     )
     txn = table.col(txn_h)
     issues.add(txn.isna().to_numpy(dtype=bool), txn_h, "transaction id is missing")
+    column_values.repeated_ids(txn, issues, txn_h, "transaction id")
 
     table_importer.report(progress, 2, 3, "Converting dates")
     dates = table.col(date_h)

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..errors import UserError
+from ..money import check_bound
 from . import column_values, csvutil, table_importer
 from .base import ImportOptions, ParseResult, Problem, Progress, frame_from_rows
 from .column_values import Issues
@@ -157,6 +158,7 @@ def parse_report(path: Path, data: bytes, progress: Progress | None = None) -> P
         net = expected_net
     ids = table.col(id_h)
     issues.add(ids.isna().to_numpy(dtype=bool), id_h, "balance transaction id is missing")
+    column_values.repeated_ids(ids, issues, id_h, "balance transaction id")
 
     table_importer.report(progress, 2, 4, "Converting dates")
     created = column_values.iso_timestamps(table.values(created_h), issues, created_h)
@@ -251,10 +253,14 @@ def _objects(doc: Any) -> list[Any]:
     return [doc]
 
 
-def _line_of(text: str, obj_id: str | None) -> int:
+def _line_of(text: str, obj_id: str | None, found: dict[str, int] | None = None) -> int:
+    """Line of an object's id in the text (its next occurrence, when `found` remembers them)."""
     if not obj_id:
         return 1
-    pos = text.find(f'"{obj_id}"')
+    start = found.get(obj_id, -1) + 1 if found is not None else 0
+    pos = text.find(f'"{obj_id}"', start)
+    if found is not None and pos >= 0:
+        found[obj_id] = pos
     return text.count("\n", 0, pos) + 1 if pos >= 0 else 1
 
 
@@ -262,6 +268,20 @@ def _stamp(value: Any) -> pd.Timestamp | None:
     if value is None:
         return None
     return pd.Timestamp(int(value), unit="s", tz="UTC")
+
+
+def _minor(value: Any, key: str) -> int:
+    """An API amount (integer minor units), bounded; `fee` may be absent."""
+    if value is None and key == "fee":
+        return 0
+    try:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{key} is not an integer number of minor units: {value!r}")
+        check_bound(value, str(value))
+    except ValueError as exc:
+        exc.field = key  # type: ignore[attr-defined]
+        raise
+    return value
 
 
 def _api_record(obj: dict[str, Any], line: int) -> dict[str, Any]:
@@ -272,7 +292,7 @@ def _api_record(obj: dict[str, Any], line: int) -> dict[str, Any]:
     if created is None:
         raise ValueError("created is missing")
     if obj.get("object") == "payout":
-        amount = -int(obj["amount"])
+        amount = -_minor(obj.get("amount"), "amount")
         txn = obj.get("balance_transaction")
         trace = obj.get("trace_id")
         arrival = _stamp(obj.get("arrival_date"))
@@ -293,7 +313,7 @@ def _api_record(obj: dict[str, Any], line: int) -> dict[str, Any]:
             "raw": obj,
             "ref_trace": trace.get("value") if isinstance(trace, dict) else None,
         }
-    amount, fee, net = int(obj["amount"]), int(obj.get("fee") or 0), int(obj["net"])
+    amount, fee, net = (_minor(obj.get(k), k) for k in ("amount", "fee", "net"))
     if net != amount - fee:
         raise ValueError(f"net {net} is not amount {amount} - fee {fee} (minor units)")
     source = obj.get("source") if isinstance(obj.get("source"), str) else None
@@ -322,7 +342,14 @@ def _api_record(obj: dict[str, Any], line: int) -> dict[str, Any]:
 
 def parse_json(path: Path, data: bytes) -> ParseResult:
     """Stripe API balance transaction / payout objects (one, a list, or a `list` object)."""
-    text = data.decode("utf-8-sig", errors="replace")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"byte 0x{data[exc.start]:02X} is not UTF-8 (Stripe API JSON is UTF-8)",
+            file=str(path),
+            line=data.count(b"\n", 0, exc.start) + 1,
+        ) from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -331,11 +358,13 @@ def parse_json(path: Path, data: bytes) -> ParseResult:
         ) from exc
     rows: list[dict[str, Any]] = []
     problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    found: dict[str, int] = {}
     for obj in _objects(doc):
         if not isinstance(obj, dict):
             raise UserError("expected Stripe API objects", file=str(path))
         kind = obj.get("object")
-        line = _line_of(text, obj.get("id"))
+        line = _line_of(text, obj.get("id"), found)
         if kind not in ("balance_transaction", "payout"):
             what = (
                 "dispute objects are imported by the disputes importer"
@@ -345,10 +374,18 @@ def parse_json(path: Path, data: bytes) -> ParseResult:
             problems.append(Problem(f"skipped: {what}", line=line, severity="warning"))
             continue
         try:
-            rows.append(_api_record(obj, line))
+            row = _api_record(obj, line)
+            if row["external_id"] in seen:
+                raise ValueError(
+                    f"balance transaction {row['external_id']} occurs again (first on line "
+                    f"{seen[row['external_id']]}): the same transaction twice in one file"
+                )
+            seen[row["external_id"]] = line
+            rows.append(row)
         except (KeyError, TypeError, ValueError) as exc:
-            field = exc.args[0] if isinstance(exc, KeyError) else None
-            problems.append(Problem(f"{exc}" if field is None else "value is missing", line, field))
+            field = exc.args[0] if isinstance(exc, KeyError) else getattr(exc, "field", None)
+            message = "value is missing" if isinstance(exc, KeyError) else str(exc)
+            problems.append(Problem(message, line, field))
     if not rows and not problems:
         raise UserError("no Stripe balance transactions or payouts in the file", file=str(path))
     curs = sorted({r["currency"] for r in rows})

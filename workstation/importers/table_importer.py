@@ -75,6 +75,7 @@ def result(
         records=ensure_columns(frame),
         problems=issues.sorted(),
         rows_total=rows_total,
+        notes=list(issues.notes),
         **extra,
     )
 

@@ -336,9 +336,14 @@ def parse(
     )
     exps = column_values.exponents(cur)
     money_headers = [mapping[k] for k in ("amount", "debit", "credit", "fee_minor") if k in mapping]
-    comma = profile.get("decimal_comma")
-    if comma is None:
-        comma = column_values.guess_decimal_comma([col(h) for h in money_headers])
+    declared = profile.get("decimal_comma")
+    comma, mark_note = column_values.decimal_mark(
+        [(h, col(h)) for h in money_headers],
+        issues,
+        declared=None if declared is None else bool(declared),
+    )
+    if mark_note:
+        issues.notes.append(mark_note)
     if "amount" in mapping:
         amount = column_values.amounts(
             col(mapping["amount"]), exps, issues, mapping["amount"], decimal_comma=bool(comma)

@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -65,13 +67,26 @@ class MatchMember(Base):
     """A record's part in a match, with the side it plays."""
 
     __tablename__ = "match_members"
-    __table_args__ = (UniqueConstraint("match_id", "record_id"),)
+    __table_args__ = (
+        UniqueConstraint("match_id", "record_id"),
+        # A record is in at most one live (auto, suggested, confirmed) match, whatever writes it.
+        Index(
+            "ux_match_members_live_record",
+            "record_id",
+            unique=True,
+            sqlite_where=text("live"),
+            postgresql_where=text("live"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     match_id: Mapped[int] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
     side: Mapped[str] = mapped_column(String(8))  # order, psp, bank
     amount_minor: Mapped[int] = mapped_column(Minor)
+    # True while the match is live; false once it is rejected (the member stays: "never again").
+    # Kept with Match.status by `set_match_status`; bulk inserts take the server default.
+    live: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     match: Mapped[Match] = relationship(back_populates="members")
 

@@ -179,7 +179,7 @@ def test_generic_csv_and_row_problems(tmp_path: Path, db: Database) -> None:
         "dispute_id;network;reason_code;amount;currency;due_by;charge_id;order_id;status;stage\n"
         "G-1;Discover;4755;12,50;EUR;2024-09-01;pay_1;ORD-1;open;chargeback\n"
         "G-2;amex;F29;;EUR;2024-09-01;pay_2;ORD-2;open;chargeback\n"
-        "G-3;visa;10.4;5.00;EUR;2024-09-01;pay_3;ORD-3;open;nonsense\n"
+        "G-3;visa;10.4;5,00;EUR;2024-09-01;pay_3;ORD-3;open;nonsense\n"
     )
     path = write(tmp_path, "generic.csv", text)
     res = parse(path)

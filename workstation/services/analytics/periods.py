@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 
 AGE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -19,13 +20,26 @@ def month_start(day: dt.date) -> dt.date:
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
-    """First day of the month `months` after `day`'s month."""
+    """First day of the month `months` after `day`'s month (clamped to the calendar's ends,
+    year 1 and year 9999, so a stored 9999-12-31 never breaks a computation)."""
     y, m = divmod(day.year * 12 + day.month - 1 + months, 12)
+    if y > dt.MAXYEAR:
+        return dt.date(dt.MAXYEAR, 12, 1)
+    if y < dt.MINYEAR:
+        return dt.date.min
     return dt.date(y, m + 1, 1)
 
 
 def month_end(day: dt.date) -> dt.date:
-    return add_months(day, 1) - dt.timedelta(days=1)
+    return dt.date(day.year, day.month, calendar.monthrange(day.year, day.month)[1])
+
+
+def add_days(day: dt.date, days: int) -> dt.date:
+    """`day` + `days`, clamped to the calendar's first and last day."""
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        return dt.date.max if days > 0 else dt.date.min
 
 
 def months(date_from: dt.date, date_to: dt.date) -> list[dt.date]:
@@ -33,7 +47,10 @@ def months(date_from: dt.date, date_to: dt.date) -> list[dt.date]:
     out, cur = [], month_start(date_from)
     while cur <= date_to:
         out.append(cur)
-        cur = add_months(cur, 1)
+        nxt = add_months(cur, 1)
+        if nxt <= cur:  # the calendar's last month
+            break
+        cur = nxt
     return out
 
 
@@ -49,7 +66,7 @@ def period_start(day: dt.date, grain: str) -> dt.date:
     if check_grain(grain) == "day":
         return day
     if grain == "week":
-        return day - dt.timedelta(days=day.weekday())
+        return add_days(day, -day.weekday())
     return month_start(day)
 
 
@@ -58,7 +75,7 @@ def period_end(start: dt.date, grain: str) -> dt.date:
     if check_grain(grain) == "day":
         return start
     if grain == "week":
-        return start + dt.timedelta(days=6)
+        return add_days(start, 6)
     return month_end(start)
 
 
@@ -77,6 +94,8 @@ def trend_start(date_from: dt.date, date_to: dt.date) -> dt.date:
 def day_bounds(date_from: dt.date, date_to: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) in UTC of the inclusive dates, for timestamp columns."""
     lo = dt.datetime.combine(date_from, dt.time(), dt.UTC)
+    if date_to >= dt.date.max:
+        return lo, dt.datetime.max.replace(tzinfo=dt.UTC)
     hi = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), dt.UTC)
     return lo, hi
 

@@ -19,12 +19,14 @@ from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Select, and_, case, exists, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
+from ...errors import UserError
 from ...models import ImportBatch, KpiRollup, Record, RecordRaw, Source
 from .cache import cached
 from .measures import empty_frame
@@ -140,6 +142,8 @@ def _build_rollups(session: Session, batch_ids: Sequence[int]) -> pd.DataFrame:
     except DatabaseError as exc:
         # SQLite: a row whose `raw` is not valid JSON. Keep the totals, without payment methods.
         # (PostgreSQL stores JSONB, which is always valid.)
+        if "integer overflow" in str(exc.orig):
+            raise _too_large("a money total") from None
         if dialect != "sqlite" or "JSON" not in str(exc.orig):
             raise
         rows = session.execute(_rollup_query(batch_ids, dialect, False)).all()
@@ -151,8 +155,9 @@ def _build_rollups(session: Session, batch_ids: Sequence[int]) -> pd.DataFrame:
     df["payout_ref"] = df["payout_ref"].fillna("").astype(str).str.slice(0, 128)
     # Two raw spellings of one method can now share a key: sum them.
     keys = ["batch_id", *_KEYS, "method", "payout_ref"]
+    check_summable(df, [c for c in (*_SUMS, "fee_minor") if "minor" in c])
     df = df.groupby(keys, as_index=False, sort=False)[[*_SUMS, "fee_minor"]].sum()
-    df["booked_on"] = pd.to_datetime(df["booked_on"]).dt.date
+    df["booked_on"] = dates_of(df["booked_on"])
     return df
 
 
@@ -273,12 +278,50 @@ def _open_states_to(session: Session, date_to: Day, sources: Names, psps: Names)
 
 
 def query_frame(session: Session, q: Any, columns: Sequence[str]) -> pd.DataFrame:
-    """Result of `q` as a DataFrame, built column-wise (much faster than row objects)."""
-    rows = session.execute(q).all()
+    """Result of `q` as a DataFrame, built column-wise (much faster than row objects).
+
+    Money columns (`*minor*`) are checked to be summable exactly (`check_summable`).
+    """
+    try:
+        rows = session.execute(q).all()
+    except OperationalError as exc:
+        if "integer overflow" not in str(exc.orig):
+            raise
+        raise _too_large("a money total") from None
     if not rows:
         return empty_frame(columns)
     data = list(zip(*rows, strict=True))
-    return pd.DataFrame({c: list(v) for c, v in zip(columns, data, strict=True)})
+    frame = pd.DataFrame({c: list(v) for c, v in zip(columns, data, strict=True)})
+    check_summable(frame, [c for c in columns if "minor" in c])
+    return frame
+
+
+# Below this, every sum of any rows of a frame fits int64 with room to spare, so pandas' and
+# numpy's int64 sums (which wrap silently on overflow) are exact.
+_SUMMABLE = 2**62
+
+
+def check_summable(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Refuse money columns whose total could overflow an int64 sum (never show a wrapped one).
+
+    The bound is checked on Σ|value| in float64, whose rounding is far inside the margin.
+
+    Raises:
+        UserError: naming the column.
+    """
+    for c in columns:
+        if c not in df.columns or df.empty:
+            continue
+        values = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float, na_value=0.0)
+        if float(np.abs(values).sum()) >= _SUMMABLE:
+            raise _too_large(c)
+
+
+def _too_large(what: str) -> UserError:
+    return UserError(
+        f"{what} of the stored lines is too large to be summed exactly (beyond "
+        f"{_SUMMABLE:,} minor units); undo the import that holds the implausible amounts"
+    )
 
 
 def chunked_frame(
@@ -307,7 +350,7 @@ def _typed(df: pd.DataFrame, int_cols: Sequence[str]) -> pd.DataFrame:
     for c in int_cols:
         df[c] = df[c].astype("int64") if len(df) else pd.Series(dtype="int64")
     if "booked_on" in df.columns and len(df):
-        df["booked_on"] = pd.to_datetime(df["booked_on"]).dt.date
+        df["booked_on"] = dates_of(df["booked_on"])
     return df
 
 
@@ -322,6 +365,12 @@ def data_span(session: Session) -> tuple[dt.date, dt.date] | None:
     if lo is None or hi is None:
         return None
     return as_date(lo), as_date(hi)
+
+
+def dates_of(values: pd.Series) -> pd.Series:
+    """`datetime.date` values of a stored date column (any year up to 9999: pandas' own
+    timestamps end in 2262), read once per distinct value."""
+    return values.map({v: as_date(v) for v in pd.unique(values) if v is not None})
 
 
 def as_date(value: Any) -> dt.date:

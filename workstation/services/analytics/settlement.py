@@ -15,6 +15,7 @@ from ...models import Match, MatchMember, Record, Source
 from .cache import cached
 from .measures import as_int64, empty_frame, ratio, weighted_median, weighted_percentile
 from .networks import method_label, psp_name
+from .periods import add_days
 from .rollups import RECONCILED_STATES, as_date, chunked_frame, query_frame, rollup_frame
 
 LAG_COLUMNS = [
@@ -65,7 +66,7 @@ def settlement_lag(
         and median / p90 (nearest rank) days as Decimal (None when unknown) for
         capture_to_payout, payout_to_bank and capture_to_bank.
     """
-    horizon = date_to + dt.timedelta(days=LAG_LOOKAHEAD_DAYS)
+    horizon = add_days(date_to, LAG_LOOKAHEAD_DAYS)
     roll = rollup_frame(session, date_from, horizon, sources, psps)
     if roll.empty:
         return empty_frame(LAG_COLUMNS)

@@ -44,8 +44,20 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iterable[Any]) -> None:
-    """Driver-level executemany (SQLite) / COPY (PostgreSQL) inside the session's transaction."""
+def bulk_insert(
+    session: Session,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Any],
+    *,
+    staged: bool = False,
+) -> None:
+    """Driver-level executemany (SQLite) / COPY (PostgreSQL) inside the session's transaction.
+
+    With `staged` on PostgreSQL the rows are copied into a temporary table first and moved over
+    with one `INSERT ... SELECT`: the indexes of `table` (unique ones included) stay in place and
+    are maintained set-wise, and readers of `table` never wait.
+    """
     rows = rows if isinstance(rows, list) else list(rows)
     if not rows:
         return
@@ -58,10 +70,20 @@ def bulk_insert(session: Session, table: str, columns: Sequence[str], rows: Iter
         cur.executemany(f"INSERT INTO {table} ({','.join(columns)}) VALUES ({marks})", rows)
         cur.close()
     elif dialect == "postgresql":
-        sql = f"COPY {table} ({','.join(columns)}) FROM STDIN"
-        with raw.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
+        names = ",".join(columns)
+        target = f"stage_{table}" if staged else table
+        with raw.cursor() as cur:  # type: ignore[union-attr]
+            if staged:
+                cur.execute(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {target}"
+                    f" (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+                )
+            with cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            if staged:
+                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {target}")
+                cur.execute(f"TRUNCATE {target}")
     else:  # any other SQLAlchemy backend: portable Core executemany
         from ...models import Base
 
@@ -133,11 +155,15 @@ def deferred_indexes(
     Building an index over a million new rows once is about three times faster than maintaining
     it row by row. With `columns`, only the indexes that mention one of them are deferred (for a
     bulk UPDATE of those columns). Unique constraints stay, so duplicate protection never lapses.
+
+    SQLite only (one user's file). On PostgreSQL this does nothing: a dropped index holds an
+    exclusive lock on its table until commit, so every reader of a shared store would wait, and
+    a dropped unique index would let duplicates in meanwhile.
     """
-    if not enabled:
+    conn = session.connection()
+    if not enabled or conn.dialect.name != "sqlite":
         yield
         return
-    conn = session.connection()
     saved: list[tuple[str, str]] = []
     for table in tables:
         saved.extend(_secondary_indexes(session, table))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ...errors import UserError
 from ...models import Dispute, DisputeEvent, utcnow
 from ..common import audit
+from ..common.card_numbers import mask_text
+from ..common.row_locks import lock_rows
 
 DECISIONS = ("accept", "fight")
 _CHUNK = 500
@@ -44,7 +46,7 @@ def add_event(
 
 def add_note(session: Session, dispute_id: int, actor: str, text: str) -> DisputeEvent:
     """A note on the case's timeline (notes are events of kind `note`)."""
-    body = (text or "").strip()
+    body = mask_text((text or "").strip())[0]
     if not body:
         raise UserError("the note is empty")
     if session.get(Dispute, dispute_id) is None:
@@ -54,21 +56,38 @@ def add_note(session: Session, dispute_id: int, actor: str, text: str) -> Disput
     return event
 
 
-def decide(session: Session, dispute_id: int, decision: str, actor: str) -> DisputeEvent:
+def decide(
+    session: Session,
+    dispute_id: int,
+    decision: str,
+    actor: str,
+    *,
+    seen_event: int | str | None = "any",
+) -> DisputeEvent:
     """Record the accept-or-fight decision on a case needing a response.
 
     "accept" closes the case as accepted (the chargeback stands, no representment); "fight"
     records that evidence will be submitted (the case stays open until it is submitted).
     Either is a `decision` event on the timeline and an audit event.
 
+    The case is locked and its status checked again inside the transaction, so of two agents
+    deciding at once one wins and the other is told who decided. `seen_event` is the latest
+    decision event the caller saw (None: none; "any": replace whatever was decided).
+
     Raises:
-        UserError: unknown decision or case, or the case does not need a response any more.
+        UserError: unknown decision or case, the case does not need a response any more, or
+            someone decided it since the caller looked ("already decided by ...").
     """
     if decision not in DECISIONS:
         raise UserError(f"unknown decision {decision!r}; use {' or '.join(DECISIONS)}")
-    d = session.get(Dispute, dispute_id)
+    lock_rows(session, Dispute, [dispute_id])
+    d = session.get(Dispute, dispute_id, populate_existing=True)
     if d is None:
         raise UserError(f"no dispute {dispute_id}")
+    last = latest_decision(session, d.id)
+    if seen_event != "any" and (last.id if last is not None else None) != seen_event:
+        assert last is not None  # a decision the caller did not see exists
+        raise UserError(f"dispute {d.psp_dispute_id} was {decided_by(last)}")
     if d.status != "needs_response" or d.evidence_locked:
         state = "submitted" if d.evidence_locked else d.status.replace("_", " ")
         raise UserError(
@@ -76,11 +95,20 @@ def decide(session: Session, dispute_id: int, decision: str, actor: str) -> Disp
             f"accepted or fought"
         )
     before = d.status
-    if decision == "accept":
-        d.status = "accepted"
-    d.updated_at = utcnow()
+    after = "accepted" if decision == "accept" else before
+    done = session.execute(  # compare-and-set: the status checked above, in the WHERE
+        update(Dispute)
+        .where(
+            Dispute.id == d.id,
+            Dispute.status == "needs_response",
+            Dispute.evidence_locked.is_(False),
+        )
+        .values(status=after, updated_at=utcnow())
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise UserError(f"dispute {d.psp_dispute_id} changed meanwhile; look at it again")
     event = add_event(
-        session, d.id, actor, "decision", {"decision": decision, "from": before, "to": d.status}
+        session, d.id, actor, "decision", {"decision": decision, "from": before, "to": after}
     )
     audit.log(
         session,
@@ -88,9 +116,26 @@ def decide(session: Session, dispute_id: int, decision: str, actor: str) -> Disp
         "dispute_decision",
         "dispute",
         d.id,
-        {"decision": decision, "from": before, "to": d.status, "event": event.id},
+        {"decision": decision, "from": before, "to": after, "event": event.id},
     )
     return event
+
+
+def latest_decision(session: Session, dispute_id: int) -> DisputeEvent | None:
+    """The latest accept-or-fight decision event of a case, if any."""
+    return session.scalar(
+        select(DisputeEvent)
+        .where(DisputeEvent.dispute_id == dispute_id, DisputeEvent.kind == "decision")
+        .order_by(DisputeEvent.id.desc())
+        .limit(1)
+    )
+
+
+def decided_by(event: DisputeEvent) -> str:
+    """Who decided a case, what and when: `already decided by bob (fight, ... UTC)`."""
+    what = str((event.detail or {}).get("decision", "?"))
+    at = event.at.strftime("%Y-%m-%d %H:%M UTC") if event.at is not None else "?"
+    return f"already decided by {event.actor} ({what}, {at})"
 
 
 def last_decisions(session: Session, dispute_ids: Sequence[int]) -> dict[int, tuple[int, str]]:

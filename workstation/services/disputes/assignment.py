@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ...errors import UserError
 from ...models import Dispute, DisputeEvent, User, utcnow
 from ..common import audit
+from ..common.row_locks import lock_rows
 from ..common.users import ensure_user
 from .queue_query import QueueFilters, filter_conditions, urgency_keys
 
@@ -76,7 +77,11 @@ def claim_next(
 
 
 def assign(session: Session, dispute_ids: Sequence[int], assignee: str | None, actor: str) -> int:
-    """Assign cases to a user (None: unassign), one timeline event each; returns cases changed."""
+    """Assign cases to a user (None: unassign), one timeline event each; returns cases changed.
+
+    The cases are locked first, so two agents assigning the same case at once are applied one
+    after the other and the second sees what the first did.
+    """
     ids = sorted({int(i) for i in dispute_ids})
     if not ids:
         return 0
@@ -88,6 +93,7 @@ def assign(session: Session, dispute_ids: Sequence[int], assignee: str | None, a
         if not user.active:
             raise UserError(f"user {assignee!r} is inactive")
         uid = user.id
+    lock_rows(session, Dispute, ids)  # who has them is read again below, under the lock
     differs = (
         Dispute.assignee_id.is_not(None)
         if uid is None

@@ -19,7 +19,16 @@ from ...errors import UserError
 from ...models import Dispute, DisputeEvent, Evidence, EvidenceBlob, utcnow
 from ..common import audit
 from ..common.card_numbers import mask_text
-from .evidence_content import JPEG, PDF, PNG, check_content, size_text, text_of, validate
+from .evidence_content import (
+    JPEG,
+    PDF,
+    PNG,
+    check_content,
+    masked_original,
+    size_text,
+    text_of,
+    validate,
+)
 from .reason_codes import evidence_kinds
 
 TEXT_FIELDS = ("product_description", "communication_summary", "rebuttal")
@@ -54,11 +63,15 @@ def add_evidence(
     kind: str | None = None,
     actor: str,
 ) -> Evidence:
-    """Attach a file's bytes to a case after checking name, size and content."""
+    """Attach a file's bytes to a case after checking name, size and content.
+
+    Text, CSV and e-mail files are stored with their card numbers masked.
+    """
     d = _dispute(session, dispute_id, for_change=True)
     k = check_kind(kind)
     max_bytes = int(config.get(session, "evidence.max_file_bytes"))
     name, detected = check_content(data, file_name, max_bytes)
+    data, _ = masked_original(data, detected.media_type)  # no card number is stored
     sha = hashlib.sha256(data).hexdigest()
     same = session.scalar(
         select(Evidence).where(Evidence.dispute_id == d.id, Evidence.sha256 == sha)

@@ -21,6 +21,16 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from ...errors import UserError
 from ...importers.text import decode, looks_binary
 from ..common.card_numbers import mask_text
+from .evidence_safety import (
+    MAX_PIXELS,
+    MAX_UNZIPPED,
+    check_no_program,
+    check_pdf_active,
+    check_pdf_catalog,
+    check_pixels,
+    check_png_size,
+    check_zip,
+)
 
 PDF = "application/pdf"
 PNG = "image/png"
@@ -78,8 +88,6 @@ _FOREIGN = (
 )
 _RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$", re.IGNORECASE)
 _BAD_CHARS = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
-_MAX_PIXELS = 40_000_000
-_MAX_UNZIPPED = 200 * 2**20
 
 
 @dataclass(frozen=True)
@@ -161,8 +169,8 @@ def _zip_type(data: bytes) -> tuple[str | None, str]:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             total = sum(i.file_size for i in zf.infolist())
             names = set(zf.namelist())
-            if total > _MAX_UNZIPPED:
-                return None, "a ZIP file that unpacks to more than 200 MB"
+            if total > MAX_UNZIPPED:
+                return None, f"a ZIP file that unpacks to more than {MAX_UNZIPPED // 2**20} MB"
             if "[Content_Types].xml" not in names:
                 return None, "a ZIP archive"
             types = zf.read("[Content_Types].xml").decode("utf-8", "replace")
@@ -208,8 +216,11 @@ def detect(data: bytes) -> tuple[str | None, str]:
     if not data:
         return None, "an empty file"
     head = data[:1024]
-    if b"%PDF-" in head:
+    if data.startswith(b"%PDF-"):
         return PDF, LABELS[PDF]
+    if b"%PDF-" in head:  # a PDF must start at byte 0; what is in front of it is not evidence
+        at = head.find(b"%PDF-")
+        return None, _foreign(data) if looks_binary(data[:at]) else f"a PDF behind {at} bytes"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG, LABELS[PNG]
     if data.startswith(b"\xff\xd8\xff"):
@@ -230,41 +241,77 @@ def detect(data: bytes) -> tuple[str | None, str]:
 
 
 def validate(data: bytes, media_type: str, name: str) -> Detected:
-    """Check that a PDF or image opens (not encrypted, damaged or too big); PDF pages counted."""
+    """Check that a PDF, image or workbook opens fully (not encrypted, damaged or too big)."""
     if media_type == PDF:
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-
-        try:
-            reader = PdfReader(io.BytesIO(data))
-            if reader.is_encrypted and not reader.decrypt(""):
-                raise UserError(f"{name}: the PDF is password protected; attach an open copy")
-            pages = len(reader.pages)
-        except UserError:
-            raise
-        except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-            raise UserError(f"{name}: the PDF is damaged and cannot be read ({exc})") from exc
-        if pages == 0:
-            raise UserError(f"{name}: the PDF has no pages")
-        return Detected(PDF, pages)
+        return Detected(PDF, _pdf_pages(data, name))
     if media_type in (PNG, JPEG):
-        from PIL import Image, UnidentifiedImageError
-
+        _open_image(data, name)
+    elif media_type == XLSX:
+        check_zip(data, name)
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                width, height = img.size
-                if width * height > _MAX_PIXELS:
-                    raise UserError(
-                        f"{name}: the image is {width}x{height} pixels; the largest accepted is "
-                        f"{_MAX_PIXELS // 1_000_000} megapixels"
-                    )
-                img.verify()
-        except UserError:
-            raise
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise UserError(f"{name}: the image is damaged and cannot be read") from exc
-        return Detected(media_type)
+            _xlsx_text(data)
+        except Exception as exc:  # calamine raises its own error types for bad workbooks
+            raise UserError(f"{name}: the workbook is damaged and cannot be read ({exc})") from exc
     return Detected(media_type)
+
+
+def _pdf_pages(data: bytes, name: str) -> int:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise UserError(f"{name}: the PDF is password protected; attach an open copy")
+        pages = len(reader.pages)
+        check_pdf_catalog(reader.trailer["/Root"], name)
+        for page in reader.pages:
+            page.get_contents()
+    except UserError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
+        raise UserError(f"{name}: the PDF is damaged and cannot be read ({exc})") from exc
+    if pages == 0:
+        raise UserError(f"{name}: the PDF has no pages")
+    return pages
+
+
+def _open_image(data: bytes, name: str) -> None:
+    """Open and decode an image with its pixel count bounded before any pixel is decoded."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    if data.startswith(b"\x89PNG"):
+        check_png_size(data, name)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                check_pixels(*img.size, name)
+                img.verify()
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+    except UserError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UserError(
+            f"{name}: the image is too large to open; the largest accepted is "
+            f"{MAX_PIXELS // 1_000_000} megapixels"
+        ) from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UserError(f"{name}: the image is damaged and cannot be read") from exc
+
+
+def check_whole(data: bytes, media_type: str, name: str) -> None:
+    """No program or script inside any part of the file, no active content in a PDF."""
+    if media_type in TEXT_TYPES:
+        if data.lstrip()[:2] == b"#!":
+            raise UserError(f"{name} is a script, not evidence; only documents are accepted")
+        return
+    check_no_program(data, name, LABELS[media_type])
+    if media_type == PDF:
+        check_pdf_active(data, name)
 
 
 def check_content(data: bytes, file_name: str, max_bytes: int) -> tuple[str, Detected]:
@@ -303,12 +350,14 @@ def check_content(data: bytes, file_name: str, max_bytes: int) -> tuple[str, Det
             actual = claimed
     else:
         name = (name + SUFFIX[actual])[-120:] if not name.lower().endswith(SUFFIX[actual]) else name
+    check_whole(data, actual, name)
     return name, validate(data, actual, name)
 
 
 def text_of(data: bytes, media_type: str) -> tuple[str, int]:
     """Readable, PAN-masked text of a text, e-mail, CSV or XLSX item: (text, PANs masked)."""
     if media_type == XLSX:
+        check_zip(data, "the workbook")  # items stored before the size checks, too
         text = _xlsx_text(data)
     elif media_type == EML:
         text = _email_text(data)
@@ -351,3 +400,49 @@ def _xlsx_text(data: bytes) -> str:
             out.append(f"... {len(rows) - 2000} more rows")
         out.append("")
     return "\n".join(out)
+
+
+def masked_original(data: bytes, media_type: str) -> tuple[bytes, int]:
+    """The bytes of a text, CSV or e-mail file with card numbers masked: (bytes, PANs masked).
+
+    What is stored and shipped in a package is this copy, never the card numbers. An e-mail's
+    text parts in base64 or quoted-printable are decoded, masked and written back.
+    """
+    if media_type not in TEXT_TYPES:
+        return data, 0
+    text, encoding = decode(data)
+    masked, count = mask_text(text)
+    out = data
+    if count:
+        out = masked.encode("utf-8" if encoding.startswith("utf-16") else encoding, "replace")
+    if media_type == EML:
+        out, more = _mask_email_parts(out)
+        count += more
+    return out, count
+
+
+def _mask_email_parts(data: bytes) -> tuple[bytes, int]:
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    count = 0
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        try:
+            content = part.get_content()
+        except (LookupError, UnicodeDecodeError):
+            payload = part.get_payload(decode=True)
+            content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+        masked, n = mask_text(content)
+        if n:
+            count += n
+            disposition, filename = part.get_content_disposition(), part.get_filename()
+            part.set_content(  # type: ignore[attr-defined]
+                masked,
+                subtype=part.get_content_subtype(),
+                disposition=disposition,
+                filename=filename,
+                cte="quoted-printable",
+            )
+    if not count:
+        return data, 0
+    return msg.as_bytes(policy=email.policy.default), count

@@ -34,9 +34,10 @@ from ...models import Dispute, DisputeEvent, Evidence, Record, User, utcnow
 from ...money import format_minor
 from ...paths import resources_dir
 from ..common import audit
+from ..common.card_numbers import mask_text
 from .checklist import checklist
 from .customer import customer_details
-from .evidence_content import TEXT_TYPES, XLSX, text_of
+from .evidence_content import TEXT_TYPES, XLSX, masked_original, text_of
 from .money_trail import money_trail
 from .reason_codes import ReasonTable, evidence_kinds
 
@@ -127,7 +128,8 @@ def build_package_data(
         select(Evidence).where(Evidence.dispute_id == d.id).order_by(Evidence.id)
     )
     for n, ev in enumerate(rows, start=1):
-        content = bytes(ev.blob.content)
+        # Items stored before text evidence was masked at rest are masked on the way out.
+        content, _ = masked_original(bytes(ev.blob.content), ev.media_type)
         text = None
         if ev.media_type in TEXT_TYPES or ev.media_type == XLSX:
             text, _ = text_of(content, ev.media_type)
@@ -196,12 +198,14 @@ def build_package_data(
         ("Money trail", trail.summary()),
         ("Evidence files", str(len(items))),
     ]
+    # The PSP's own references stay readable even when they look like card numbers.
+    refs = frozenset(r for r in (charge_id, order_id, d.psp_dispute_id) if r.isdigit())
     return PackageData(
         case_id=d.psp_dispute_id,
         title=f"Representment {d.network or ''} {d.reason_code or ''} {d.psp_dispute_id}".strip(),
         merchant_name=values["merchant_name"],
-        cover_letter=letter,
-        summary=summary,
+        cover_letter=mask_text(letter, refs)[0],
+        summary=[(k, mask_text(v, refs)[0]) for k, v in summary],
         items=items,
         pdf_name=f"{ascii_name(d.psp_dispute_id)}_representment.pdf",
         generated_at=now,
@@ -476,11 +480,8 @@ def unlock_evidence(session: Session, dispute_id: int, actor: str, reason: str) 
         return d
     d.evidence_locked = False
     d.updated_at = utcnow()
-    session.add(
-        DisputeEvent(
-            dispute_id=d.id, actor=actor, kind="unlocked", detail={"reason": reason.strip()}
-        )
-    )
-    audit.log(session, actor, "unlock_evidence", "dispute", d.id, {"reason": reason.strip()})
+    why = mask_text(reason.strip())[0]
+    session.add(DisputeEvent(dispute_id=d.id, actor=actor, kind="unlocked", detail={"reason": why}))
+    audit.log(session, actor, "unlock_evidence", "dispute", d.id, {"reason": why})
     session.flush()
     return d

@@ -27,8 +27,10 @@ from ...models import (
 )
 from ..common import audit
 from ..common.card_numbers import mask_text
+from ..common.write_lock import begin_write
 from ..disputes.intake import relink_for_batch, upsert_disputes
 from ..reconcile import cases
+from .checks import check_records, date_window
 from .ingest import store
 
 MAX_FILE_BYTES = 1 << 30  # 1 GiB: larger exports should be split by date range
@@ -54,6 +56,7 @@ class FileReport:
     checks: list[Problem] = field(default_factory=list)
     preview: pd.DataFrame | None = None
     disputes: dict[str, int] | None = None  # created/updated/... for dispute files
+    notes: list[str] = field(default_factory=list)  # how the file was read (decimal mark...)
 
     def as_json(self) -> dict[str, Any]:
         """The CLI's per-file JSON object."""
@@ -72,6 +75,7 @@ class FileReport:
             "problem_details": [p.describe() for p in self.problem_details[:50]],
             "checks": [p.describe() for p in self.checks],
             "disputes": self.disputes,
+            "notes": self.notes,
         }
 
 
@@ -135,6 +139,8 @@ def import_file(
     options = options or ImportOptions()
     data = read_file(path)
     sha = hashlib.sha256(data).hexdigest()
+    if not dry_run:  # one writer at a time: what it reads next is what the last one committed
+        begin_write(session, progress=progress)
     previous = session.scalar(
         select(ImportBatch).where(ImportBatch.sha256 == sha, ImportBatch.status == "committed")
     )
@@ -153,6 +159,7 @@ def import_file(
             dry_run=dry_run,
         )
     result = parse_file(path, data, options, progress)
+    check_records(result, window=date_window(session))
     # The file's bytes are needed again only to keep a copy; let a big one go before storing.
     original = data if _keepable(data) else None
     del data
@@ -205,11 +212,13 @@ def import_file(
         checks=result.checks,
         preview=preview,
         disputes=disputes,
+        notes=result.notes,
     )
 
 
 def undo_batch(session: Session, batch_id: int, *, actor: str) -> int:
     """Remove every record a batch added, if none of them is in a match. Returns records removed."""
+    begin_write(session)
     batch = session.get(ImportBatch, batch_id)
     if batch is None:
         raise UserError(f"no import batch {batch_id}")

@@ -33,7 +33,7 @@ from ..common.bulk_write import (
     reserve_ids,
     row_count_estimate,
 )
-from ..common.card_numbers import mask_text
+from ..common.card_numbers import mask_text, may_hold_pan
 from .column_conversions import (
     GIL_STEP,
     ints,
@@ -47,11 +47,11 @@ from .column_conversions import (
 from .dedupe import FINGERPRINT_VERSION, already_stored, fingerprints
 from .reference_rows import reference_rows
 
-# Same shape as pan._CANDIDATE, without look-around (RE2): 13-19 digits not inside a longer run.
-_PAN_HINT = r"(?:^|[^0-9])[0-9](?:[ -]?[0-9]){12,18}(?:[^0-9]|$)"
 # Large inserts rebuild indexes once instead of maintaining them row by row, which through
 # executemany costs more (1M Stripe rows: records +13 s maintained vs 7.5 s rebuilt; tokens
-# +7 s vs 4.5 s).
+# +7 s vs 4.5 s). SQLite only: on PostgreSQL, a shared server, indexes stay (readers would wait
+# on a dropped one, duplicates slip past a dropped unique one); the rows go through a temporary
+# staging table instead (bulk_write.bulk_insert(staged=True)).
 _DEFER_INDEXES_AT = 50_000
 
 _RECORD_COLUMNS = (
@@ -186,7 +186,7 @@ def _mask_pans(df: pd.DataFrame, exempt: tuple[str, ...] = ()) -> int:
                     for t, v in zip(stripped, ids, strict=True)
                 ]
             arr = pa.array(stripped, type=pa.string())
-        hits = pc.fill_null(pc.match_substring_regex(arr, _PAN_HINT), False)
+        hits = may_hold_pan(arr)
         if not pc.any(hits).as_py():
             continue
         idx = np.flatnonzero(hits.to_numpy(zero_copy_only=False))
@@ -357,7 +357,7 @@ def _store(
             for start in range(0, len(new), GIL_STEP):
                 part = row_slice(new, start, GIL_STEP, _ROW_SOURCES)
                 columns, rows = _record_rows(part, dialect)
-                bulk_insert(session, "records", columns, rows)
+                bulk_insert(session, "records", columns, rows, staged=big)
                 del rows
                 _report(progress, 3, 5, f"Storing lines ({min(start + GIL_STEP, len(new)):,})")
             _insert_raw(session, new)
@@ -430,6 +430,7 @@ def _new_batch(
         report={
             "problems": [p.__dict__ for p in probs[:1000]],
             "checks": [p.__dict__ for p in result.checks],
+            "notes": list(result.notes),  # how the file was read (e.g. its decimal mark)
             "fingerprint_version": FINGERPRINT_VERSION,
         },
     )

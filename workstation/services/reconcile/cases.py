@@ -24,7 +24,9 @@ from ...errors import UserError
 from ...models import CaseNote, ExceptionCase, Record, User, utcnow
 from ...money import exponent
 from ..common.bulk_write import bulk_insert
+from ..common.card_numbers import mask_text
 from ..common.dataframe_io import read_frame, timestamp_text, update_where_in
+from ..common.row_locks import lock_rows
 
 STATUSES = ("open", "assigned", "pending", "resolved")
 # Allowed moves; Resolved -> Open only through `reopen`.
@@ -298,13 +300,20 @@ def _snapshot(c: ExceptionCase) -> CaseSnapshot:
 
 
 def _load(session: Session, case_ids: Sequence[int]) -> list[ExceptionCase]:
+    """The cases, locked until commit and read fresh (a transition checks the state it changes:
+    of two clerks moving the same case at once, the second sees what the first did)."""
     ids = sorted({int(i) for i in case_ids})
     if not ids:
         raise UserError("no case selected")
+    lock_rows(session, ExceptionCase, ids)
     found: list[ExceptionCase] = []
     for i in range(0, len(ids), 500):
         found.extend(
-            session.scalars(select(ExceptionCase).where(ExceptionCase.id.in_(ids[i : i + 500])))
+            session.scalars(
+                select(ExceptionCase)
+                .where(ExceptionCase.id.in_(ids[i : i + 500]))
+                .execution_options(populate_existing=True)
+            )
         )
     missing = set(ids) - {c.id for c in found}
     if missing:
@@ -486,7 +495,7 @@ def restore(session: Session, snapshots: Sequence[CaseSnapshot], *, actor: str) 
 
 def add_note(session: Session, case_id: int, text_: str, *, actor: str) -> int:
     """Append a note to a case; returns the note id (undo: `delete_note`)."""
-    body = (text_ or "").strip()
+    body = mask_text((text_ or "").strip())[0]
     if not body:
         raise UserError("a note cannot be empty")
     case = _load(session, [case_id])[0]

@@ -21,8 +21,10 @@ from ...errors import UserError
 from ...models import Match, MatchMember, utcnow
 from ...money import format_minor
 from ..common import audit
+from ..common.card_numbers import mask_optional
 from .match_records import (
     ACTIVE,
+    LIVE,
     WRITE_OFF_RULE,
     Line,
     busy_records,
@@ -32,6 +34,7 @@ from .match_records import (
     member_ids,
     recompute_difference,
     refresh_states,
+    set_status,
 )
 
 __all__ = [
@@ -132,7 +135,7 @@ def confirm(session: Session, match_id: int, *, actor: str) -> Action:
         raise UserError(f"match {match_id} is {m.status}, not a suggestion")
     ids = member_ids(session, match_id)
     _ensure_free(session, ids, _IN_A_MATCH, except_match=match_id)
-    m.status = "confirmed"
+    set_status(session, m, "confirmed")
     m.confirmed_at = utcnow()
     m.confirmed_by = actor
     audit.log(session, actor, "match.confirm", "match", match_id, {"records": ids})
@@ -145,7 +148,7 @@ def unconfirm(session: Session, match_id: int, *, actor: str) -> Action:
     m = get_match(session, match_id)
     if m.status != "confirmed":
         raise UserError(f"match {match_id} is {m.status}, not confirmed")
-    m.status = "suggested"
+    set_status(session, m, "suggested")
     m.confirmed_at = None
     m.confirmed_by = None
     ids = member_ids(session, match_id)
@@ -173,9 +176,9 @@ def unmatch(session: Session, match_id: int, *, actor: str, note: str | None = N
 def _set_rejected(session: Session, m: Match, actor: str, name: str, note: str | None) -> Action:
     before = m.status
     previous_note = m.note
-    m.status = "rejected"
+    set_status(session, m, "rejected")
     if note:
-        m.note = note
+        m.note = mask_optional(note)
     ids = member_ids(session, m.id)
     audit.log(session, actor, f"match.{name}", "match", m.id, {"from": before, "records": ids})
     _after(session, ids, actor)
@@ -197,8 +200,8 @@ def rematch(
     ids = member_ids(session, match_id)
     if status in ACTIVE:
         _ensure_free(session, ids, _MATCHED_MEANWHILE, except_match=match_id)
-    m.status = status
-    m.note = note
+    set_status(session, m, status)
+    m.note = mask_optional(note)
     audit.log(session, actor, "match.rematch", "match", match_id, {"to": status, "records": ids})
     _after(session, ids, actor)
     return Action("rematch", match_id, tuple(ids), (("unmatch", {"match_id": match_id}),))
@@ -229,7 +232,7 @@ def manual_match(
         )
     )
     for sid in stale:
-        get_match(session, sid).status = "rejected"
+        set_status(session, get_match(session, sid), "rejected")
     m = _confirmed_match(
         session,
         actor,
@@ -237,7 +240,7 @@ def manual_match(
         rule=MANUAL_RULE,
         difference_minor=diff,
         currency=currency,
-        note=note,
+        note=mask_optional(note),
     )
     audit.log(
         session,
@@ -312,7 +315,7 @@ def restore_match(
         confidence=confidence,
         difference_minor=0,
         currency=currency,
-        note=note,
+        note=mask_optional(note),
         writeoff_reason=writeoff_reason,
         writeoff_minor=writeoff_minor,
         created_at=now,
@@ -329,6 +332,7 @@ def restore_match(
                 record_id=int(x["record_id"]),
                 side=x["side"],
                 amount_minor=int(x["amount_minor"]),
+                live=status in LIVE,
             )
         )
     session.flush()
@@ -387,7 +391,10 @@ def add_members(
     for x in members:
         m.members.append(
             MatchMember(
-                record_id=int(x["record_id"]), side=x["side"], amount_minor=int(x["amount_minor"])
+                record_id=int(x["record_id"]),
+                side=x["side"],
+                amount_minor=int(x["amount_minor"]),
+                live=m.status in LIVE,
             )
         )
     session.flush()

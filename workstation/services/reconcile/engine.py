@@ -19,15 +19,18 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ...errors import UserError
 from ..common import fx_rates as fxsvc
 from ..common.bulk_write import gc_paused
+from ..common.write_lock import WAITING, begin_write
 from .candidates import blocked_pairs, load_candidates, load_payout_totals, stored_members
 from .matchers import MATCHERS
 from .rules import RuleSpec, load_rules
 from .run_report import RuleCount, RunReport
-from .run_writes import ENGINE, superseded, write_run
+from .run_writes import ENGINE, last_event, superseded, write_run
 from .working_set import Work
 
 Progress = Callable[[int, int, str], None]
@@ -161,12 +164,31 @@ def _run(
         counts per rule and what is left.
     """
     started = time.perf_counter()
+    waited = False
+    if not dry_run:  # one run (or import) at a time; the next one reads what this one wrote
+
+        def heard(done: int, total: int, text: str) -> None:
+            nonlocal waited
+            waited = waited or text == WAITING
+            _tick(progress, done, total, text)
+
+        begin_write(session, progress=heard)
+    read_after = last_event(session)
     work, report = simulate(session, rules=rules, progress=progress, dry_run=dry_run)
+    report.waited = waited
     steps = len(report.rules) + 3
     _tick(progress, steps - 1, steps, "Writing matches")
     if not dry_run:
         t = time.perf_counter()
-        write_run(session, work, report, actor, today or dt.date.today())
+        try:
+            write_run(session, work, report, actor, today or dt.date.today(), read_after=read_after)
+        except IntegrityError as exc:  # a clerk matched a record between the check and the write
+            if "match_members" not in str(exc.orig) and "ux_match_members" not in str(exc.orig):
+                raise
+            raise UserError(
+                "a record was matched by someone else while the run was writing; nothing was"
+                " written, run the reconciliation again"
+            ) from exc
         report.timings["write"] = time.perf_counter() - t
     else:
         suggested = stored_members(session, "suggested")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from ...errors import UserError
@@ -18,7 +18,23 @@ from . import cases
 from .working_set import SIDE_CODES, SIDE_OF_SOURCE_KIND, TRANSFER_KINDS
 
 ACTIVE = ("auto", "confirmed")
+LIVE = ("auto", "suggested", "confirmed")  # statuses whose members hold their records
 WRITE_OFF_RULE = "write-off"
+
+
+def set_status(session: Session, m: Match, status: str) -> None:
+    """Move a match to `status` and its members' `live` flag with it (the database's unique index
+    on live members keeps a record in one live match; a clash raises IntegrityError)."""
+    m.status = status
+    session.flush()
+    session.execute(
+        update(MatchMember)
+        .where(MatchMember.match_id == m.id)
+        .values(live=status in LIVE)
+        .execution_options(synchronize_session=False)
+    )
+    for member in m.members if "members" in m.__dict__ else ():
+        session.expire(member, ["live"])
 
 
 def get_match(session: Session, match_id: int) -> Match:

@@ -30,6 +30,8 @@ class RunReport:
     unmatched_left: int = 0
     superseded: int = 0
     blocked: int = 0
+    changed_meanwhile: int = 0  # proposals dropped: a record joined a live match during the run
+    waited: bool = False  # another import or run held the store first
     cases_opened: int = 0
     cases_resolved: int = 0
     seconds: float = 0.0
@@ -52,6 +54,8 @@ class RunReport:
             "unmatched_left": self.unmatched_left,
             "superseded": self.superseded,
             "blocked": self.blocked,
+            "changed_meanwhile": self.changed_meanwhile,
+            "waited": self.waited,
             "cases_opened": self.cases_opened,
             "cases_resolved": self.cases_resolved,
             "seconds": round(self.seconds, 3),
@@ -68,6 +72,10 @@ class RunReport:
             f"{self.candidates:,} open record(s) examined; {verb} {self.unmatched_left:,} unmatched"
             f" in {self.seconds:.2f} s"
         )
+        if self.changed_meanwhile:
+            lines.append(
+                f"{self.changed_meanwhile:,} proposal(s) dropped: a record was matched meanwhile"
+            )
         if not self.dry_run:
             lines.append(
                 f"exception cases: {self.cases_opened:,} opened, {self.cases_resolved:,} resolved"

@@ -12,12 +12,13 @@ import time
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ...models import utcnow
 from ..common import audit
 from ..common.bulk_write import bulk_insert, deferred_indexes, reserve_ids
-from ..common.dataframe_io import delete_where_in, timestamp_text, update_where_in
+from ..common.dataframe_io import delete_where_in, id_table, timestamp_text, update_where_in
 from . import cases
 from .candidates import stored_members
 from .rules import ensure_rules
@@ -54,8 +55,70 @@ def superseded(work: Work, suggested: pd.DataFrame) -> tuple[np.ndarray, np.ndar
     return np.asarray(hit, dtype=np.int64), members
 
 
-def write_run(session: Session, work: Work, report: RunReport, actor: str, today: dt.date) -> None:
-    """Write the run's proposals: matches, members, record states, exception cases, audit."""
+def drop_taken(
+    session: Session, work: Work, groups: pd.DataFrame, members: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Proposals without those one of whose records is in a live match by now (a clerk matched it
+    while the run was computing); returns (groups, members renumbered, how many were dropped).
+
+    The run holds the store's write lock (`write_lock`), so no other run or import writes
+    meanwhile; the unique index on live members is the last guard against a clerk's action racing
+    this check.
+    """
+    if members.empty:
+        return groups, members, 0
+    record_ids = work.ids[members["pos"].to_numpy(np.int64)]
+    tmp = id_table(session, record_ids, "tmp_run_ids")
+    try:
+        taken = np.asarray(
+            session.execute(
+                text(
+                    f"SELECT DISTINCT mm.record_id FROM match_members mm"
+                    f" JOIN {tmp} t ON t.id = mm.record_id WHERE mm.live"
+                )
+            )
+            .scalars()
+            .all(),
+            dtype=np.int64,
+        )
+    finally:
+        session.connection().execute(text(f"DROP TABLE {tmp}"))
+    if not taken.size:
+        return groups, members, 0
+    mgroup = members["group"].to_numpy(np.int64)
+    hit = np.isin(record_ids, taken)
+    bad = np.zeros(len(groups), dtype=bool)
+    bad[mgroup[hit]] = True
+    keep_member = ~bad[mgroup]
+    # the other records of a dropped proposal are open again (no case for those taken meanwhile)
+    work.taken[members["pos"].to_numpy(np.int64)[~keep_member & ~hit]] = False
+    renumber = np.cumsum(~bad) - 1
+    groups = groups[~bad].reset_index(drop=True)
+    members = members[keep_member].reset_index(drop=True)
+    members["group"] = renumber[members["group"].to_numpy(np.int64)]
+    return groups, members, int(bad.sum())
+
+
+def last_event(session: Session) -> int:
+    """Id of the newest audit event: every clerk action on a match writes one."""
+    return int(session.execute(text("SELECT COALESCE(MAX(id), 0) FROM audit_events")).scalar_one())
+
+
+def write_run(
+    session: Session,
+    work: Work,
+    report: RunReport,
+    actor: str,
+    today: dt.date,
+    *,
+    read_after: int | None = None,
+) -> None:
+    """Write the run's proposals: matches, members, record states, exception cases, audit.
+
+    Args:
+        read_after: `last_event()` when the run read the store; while it is still the newest,
+            nobody changed a match meanwhile and the re-check of the proposals is skipped.
+    """
     ensure_rules(session)
     now = utcnow()
     stamp = timestamp_text(session, now)
@@ -68,6 +131,10 @@ def write_run(session: Session, work: Work, report: RunReport, actor: str, today
         delete_where_in(session, "match_members", "match_id", dead.tolist())
         delete_where_in(session, "matches", "id", dead.tolist())
     report.superseded = int(dead.size)
+    lap = time.perf_counter()
+    if read_after is None or last_event(session) > read_after:
+        groups, members, report.changed_meanwhile = drop_taken(session, work, groups, members)
+    report.timings["write.recheck"] = time.perf_counter() - lap
     g = len(groups)
     match_ids = np.zeros(0, dtype=np.int64)
     if g:

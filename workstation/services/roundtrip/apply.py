@@ -1,5 +1,8 @@
-"""Applying a decision plan: re-check every row against the database, apply the clean ones.
+"""Applying a decision plan: lock the rows, check them again, apply the clean ones.
 
+The rows are locked before their state is read again (`common.row_locks`: FOR UPDATE on
+PostgreSQL, the write lock on SQLite), so of several clerks applying workbooks exported from the
+same state at once, one applies a row and the others find it changed: a conflict, not applied.
 Changes go through the services the app uses (`cases.*`, `dispute_queue.assign`,
 `disputes.decide`, notes), with one audit event per change (action `roundtrip.apply`, detail
 `source: excel-roundtrip`) besides the services' own.
@@ -13,13 +16,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ...models import Dispute, ExceptionCase, Record
 from ..common import audit
+from ..common.row_locks import lock_rows
 from ..disputes import intake as disputes
 from ..disputes import queue as dispute_queue
 from ..reconcile import cases
 from .decision_grammar import evaluate_with_note
 from .plan import Change, RoundtripPlan
-from .row_state import states_and_notes
+from .row_state import DisputeState, State, states_and_notes
 
 Progress = Callable[[int, int, str], None]
 
@@ -67,15 +72,18 @@ def apply_roundtrip(
 ) -> ApplyReport:
     """Apply the plan's changes (and, with `force`, its conflicts) in the caller's transaction.
 
-    Every row is checked again against the database as it is now: a row changed since the
-    export is skipped unless forced; a decision no longer possible (say, the case was resolved
-    meanwhile) is reported as failed; one already in effect is counted as unchanged.
+    Every row is locked and checked again against the database as it is now: a row changed
+    since the export (also by someone applying at the same moment) is skipped unless forced; a
+    decision no longer possible (say, the case was resolved meanwhile) is reported as failed;
+    one already in effect is counted as unchanged.
     """
     report = ApplyReport()
     candidates = list(plan.changes) + (list(plan.conflicts) if force else [])
     report.conflicts = [] if force else list(plan.conflicts)
+    _lock(session, plan.queue, candidates)
     states, noted = states_and_notes(session, plan.queue, [(c.id, c.note) for c in candidates])
     todo: list[tuple[Change, bool]] = []
+    seen: dict[int, State] = {}
     for c in candidates:
         state = states.get(c.id)
         if state is None:
@@ -101,6 +109,7 @@ def apply_roundtrip(
             report.failed.append((c, text))
             continue
         c.before, c.after = state.describe(), text
+        seen[c.target_id] = state
         todo.append((c, forced))
     total = len(todo)
     if progress is not None:
@@ -108,7 +117,7 @@ def apply_roundtrip(
     if plan.queue == "exceptions":
         _apply_exceptions(session, [c for c, _ in todo], actor)
     else:
-        _apply_disputes(session, [c for c, _ in todo], actor, progress)
+        _apply_disputes(session, [c for c, _ in todo], actor, progress, seen)
     for c, forced in todo:
         audit.log(
             session,
@@ -133,6 +142,15 @@ def apply_roundtrip(
     if progress is not None:
         progress(total, total, "Decisions applied")
     return report
+
+
+def _lock(session: Session, queue: str, changes: Sequence[Change]) -> None:
+    """Hold the rows the changes depend on until commit (see `common.row_locks`)."""
+    if queue == "exceptions":
+        lock_rows(session, Record, [c.id for c in changes])
+        lock_rows(session, ExceptionCase, [c.target_id for c in changes if c.target_id])
+    else:
+        lock_rows(session, Dispute, [c.id for c in changes])
 
 
 def _groups(changes: Sequence[Change]) -> dict[tuple[str, str | None], list[Change]]:
@@ -162,7 +180,11 @@ def _apply_exceptions(session: Session, changes: Sequence[Change], actor: str) -
 
 
 def _apply_disputes(
-    session: Session, changes: Sequence[Change], actor: str, progress: Progress | None
+    session: Session,
+    changes: Sequence[Change],
+    actor: str,
+    progress: Progress | None,
+    seen: dict[int, State],
 ) -> None:
     done = 0
     for (action, arg), group in _groups(changes).items():
@@ -170,7 +192,9 @@ def _apply_disputes(
             dispute_queue.assign(session, [c.target_id for c in group], arg, actor)
         else:
             for c in group:
-                disputes.decide(session, c.target_id, action, actor)
+                state = seen[c.target_id]
+                last = state.decision_event if isinstance(state, DisputeState) else None
+                disputes.decide(session, c.target_id, action, actor, seen_event=last)
                 done += 1
                 if progress is not None and done % 200 == 0:
                     progress(done, len(changes), "Applying decisions")

@@ -22,6 +22,7 @@ from ...exporters.roundtrip import (
     NOTE_HEADER,
     VERSION_HEADER,
 )
+from ..common.card_numbers import mask_text
 from .decision_grammar import QUEUES, active_logins, evaluate_with_note, parse_decision
 from .row_state import states_and_notes
 
@@ -240,7 +241,7 @@ def plan_roundtrip(session: Session, path: Path) -> RoundtripPlan:
         row = offset + 2
         raw_id = _text(cell(values, ID_HEADER))
         decision = _text(cell(values, DECISION_HEADER))
-        note = _text(cell(values, NOTE_HEADER))
+        note = mask_text(_text(cell(values, NOTE_HEADER)))[0]  # card numbers never stored
         version = _text(cell(values, VERSION_HEADER))
         if not raw_id and not decision and not note:
             continue

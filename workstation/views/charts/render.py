@@ -40,6 +40,8 @@ def _ts(day: dt.date) -> float:
 
 
 def _next_month(day: dt.date) -> dt.date:
+    if day.year == dt.MAXYEAR and day.month == 12:  # a stored 9999-12 date: the calendar ends
+        return dt.date.max
     return dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 

@@ -221,8 +221,10 @@ class FilePreview(QWidget):
             label.setProperty("alert", key == "problems" and r.problems > 0)
             label.style().unpolish(label)
             label.style().polish(label)
-        checks = [c.describe() for c in r.checks]
-        self.checks_label.setText("\n".join(f"⚠ {c}" for c in checks))
+        checks = [f"⚠ {c.describe()}" for c in r.checks]
+        # How the file was read (e.g. the decimal mark decided from the whole column).
+        checks += [f"ℹ {note}" for note in getattr(r, "notes", [])]
+        self.checks_label.setText("\n".join(checks))
         self.checks_label.setVisible(bool(checks))
         file_name = Path(r.path).name
         problems = [

@@ -1,0 +1,1 @@
+"""Concurrency tests: real separate processes writing one store at once."""

@@ -1,0 +1,1 @@
+"""Lost decisions under concurrency: real processes applying workbooks and deciding disputes."""
