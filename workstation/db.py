@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,10 +90,45 @@ def upgrade(engine: Engine) -> None:
     cfg = alembic_config(engine)
     try:
         with engine.begin() as conn:
+            _lock_for_migration(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as exc:
         raise UserError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+
+
+MIGRATION_WAIT_SECONDS = 300.0
+_MIGRATION_LOCK = 20_261_203  # advisory lock key on PostgreSQL (second key: the schema's hash)
+
+
+def _lock_for_migration(conn: Any) -> None:
+    """One process migrates at a time: two first starts on a new store would otherwise both
+    create the tables ("table ... already exists"). The upgrade then runs in that transaction
+    (SQLite and PostgreSQL both have transactional DDL), so the second process, once it holds
+    the lock, finds the schema at head and does nothing."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK}, hashtext(current_schema()))"
+        )
+        return
+    if conn.dialect.name != "sqlite":
+        return
+    raw = conn.connection.driver_connection
+    if raw is None or raw.in_transaction:
+        return
+    deadline = time.monotonic() + MIGRATION_WAIT_SECONDS
+    while True:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise UserError(
+                    "another workstation process has been upgrading the database for over "
+                    f"{MIGRATION_WAIT_SECONDS:.0f} s; try again when it has finished"
+                ) from exc
 
 
 def is_empty(engine: Engine) -> bool:

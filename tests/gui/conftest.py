@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from workstation.importers.base import AccountInfo, ImportOptions, ParseResult, 
 from workstation.money import parse_minor
 from workstation.views.app import application
 from workstation.views.context import AppContext
+from workstation.views.main_thread_gc import MainThreadCollector
 from workstation.views.main_window import MainWindow
 
 GUI_DIR = Path(__file__).resolve().parent
@@ -30,6 +32,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if GUI_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.qt_log_ignore(*OFFSCREEN_NOISE))
+
+
+@pytest.fixture(autouse=True)
+def collect_on_the_gui_thread(qapp: Any) -> Iterator[MainThreadCollector]:
+    """As in the app: Python's collector runs on the GUI thread only (a Qt object collected on
+    a worker thread can deadlock the two), and everything left over is collected here."""
+    collector = MainThreadCollector(qapp)
+    yield collector
+    collector.stop()
+    collector.deleteLater()
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ from ..paths import resources_dir
 from ..services.common.users import ensure_user
 from . import crash, messages
 from .context import AppContext
+from .main_thread_gc import MainThreadCollector
 from .main_window import MainWindow
 
 
@@ -86,6 +87,7 @@ def open_main_window(db_url: str | None, actor: str | None = None) -> MainWindow
 def run_app(db_url: str | None) -> int:
     """Start the desktop application; returns the exit code."""
     app = application()
+    collector = MainThreadCollector(app)  # Qt objects are collected on the GUI thread only
     crash.install()
     window = open_main_window(db_url)
     if window is None:
@@ -99,3 +101,4 @@ def run_app(db_url: str | None) -> int:
     finally:
         window.ctx.shutdown()
         window.ctx.db.dispose()
+        collector.stop()

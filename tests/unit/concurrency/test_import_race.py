@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from workstation.db import Database
 from workstation.services.common.write_lock import WAIT_ENV, WAITING, begin_write
@@ -141,3 +148,44 @@ def _hold_lock(url: str, flag: Path, seconds: float) -> None:
         time.sleep(seconds)
         s.rollback()
     db.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store nobody has opened yet: no tables, no migrations applied."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    admin_url = os.environ.get(
+        "WORKSTATION_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, connect_args={"connect_timeout": 3})
+    try:
+        with admin.begin() as c:
+            c.execute(text(f"CREATE SCHEMA {schema}"))
+    except OperationalError:
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable")
+    yield f"{admin_url}?options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def test_first_starts_on_a_new_store_migrate_once(fresh_url: str, tmp_path: Path) -> None:
+    """Several processes opening a brand-new store at once: one creates the schema, the others
+    wait for it and find it done ("table already exists" never reaches anyone)."""
+    files = [orders_file(tmp_path, n, rows=50) for n in range(4)]
+    logs = [tmp_path / f"first{i}" for i in range(len(files))]
+    procs = [
+        start_cli(fresh_url, ["import", str(f)], log) for f, log in zip(files, logs, strict=True)
+    ]
+    codes = [p.wait(timeout=240) for p in procs]
+    errs = [stderr_of(p) for p in logs]
+    assert codes == [0] * len(files), errs
+    assert not any("Traceback" in e or "already exists" in e for e in errs)
+    db = Database(fresh_url)
+    try:
+        assert _counts(db) == (4 * 50, 1, 4)
+    finally:
+        db.dispose()

@@ -316,3 +316,39 @@ def test_adyen_lifecycle_and_comment_dedupe(db: Database) -> None:
         assert late.unchanged == 1
         s.refresh(d)
         assert d.status == "won"
+
+
+def test_card_numbers_in_psp_objects_are_masked_but_own_references_kept(db: Database) -> None:
+    """The PSP object and customer details stored with a case hold no full card number; the
+    case's own 16-digit references (Luhn-valid, like Adyen's) stay readable for linking."""
+    own_ref = "8818736286436243"  # a PSP reference that happens to pass Luhn
+    obs = {
+        "psp": "adyen",
+        "psp_dispute_id": own_ref,
+        "charge_ref": own_ref,
+        "network": "visa",
+        "reason_code": "10.4",
+        "stage": "chargeback",
+        "status": "needs_response",
+        "amount_minor": 5000,
+        "currency": "EUR",
+        "due_by": dt.datetime.now(dt.UTC) + dt.timedelta(days=5),
+        "raw": {
+            "pspReference": own_ref,
+            "cardNumber": "4111 1111 1111 1111",
+            "card": {"number": 5555555555554444, "last4": "4444"},
+            "notes": ["paid with 4012.8888.8888.1881"],
+        },
+        "customer": {"name": "Ann", "comment": "card 378282246310005 used"},
+    }
+    with db.session() as s:
+        upsert_disputes(s, [obs], "t", link=False)
+    with db.session() as s:
+        d = s.scalar(select(Dispute))
+        assert d is not None
+        stored = json.dumps({"raw": d.raw, "customer": d.customer})
+    for pan in ("4111111111111111", "5555555555554444", "4012888888881881", "378282246310005"):
+        assert pan not in stored.replace(" ", "").replace(".", "")
+    assert "411111******1111" in stored and "555555******4444" in stored
+    assert own_ref in stored
+    assert d.psp_dispute_id == own_ref

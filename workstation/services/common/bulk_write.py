@@ -44,6 +44,11 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
+def gc_is_paused() -> bool:
+    """True while bulk work has paused the collector (see `gc_paused`)."""
+    return _gc_pausers > 0
+
+
 def bulk_insert(
     session: Session,
     table: str,

@@ -11,6 +11,7 @@ so bulk paths run `mask_text` only on the rows `may_hold_pan` lets through.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -122,6 +123,41 @@ def mask_text(text: str, keep: frozenset[str] = frozenset()) -> tuple[str, int]:
         return masked
 
     return _CANDIDATE.sub(repl, text), count
+
+
+def mask_json(value: Any, keep: frozenset[str] = frozenset()) -> tuple[Any, int]:
+    """`mask_text` over every string in a JSON value (dicts, lists), and every integer that
+    reads as a card number; returns (masked copy, number masked).
+
+    Args:
+        value: a JSON-like value, e.g. a PSP's dispute object as stored with the case.
+        keep: digit strings known not to be card numbers (the case's own references).
+    """
+    if isinstance(value, str):
+        return mask_text(value, keep)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value, 0
+    if isinstance(value, int):
+        digits = str(abs(value))
+        if is_pan(digits) and digits not in keep:
+            return _mask_digits(digits), 1
+        return value, 0
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        total = 0
+        for k, v in value.items():
+            out[k], n = mask_json(v, keep)
+            total += n
+        return out, total
+    if isinstance(value, (list, tuple)):
+        items = []
+        total = 0
+        for v in value:
+            masked, n = mask_json(v, keep)
+            items.append(masked)
+            total += n
+        return items, total
+    return value, 0
 
 
 def mask_optional(text: str | None) -> str | None:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from ...models import Dispute, DisputeEvent, utcnow
 from ..common import audit
+from ..common.card_numbers import mask_json
 from .agent_actions import add_note as add_note
 from .agent_actions import decide as decide
 from .agent_actions import last_decisions as last_decisions
@@ -229,6 +230,22 @@ def _comment_keys(session: Session, dispute_ids: list[int]) -> set[tuple[int, st
     return found
 
 
+def _masked(obs: dict[str, Any]) -> dict[str, Any]:
+    """The observation with card numbers masked in the PSP object and customer details kept
+    with the case; the case's own references (often 16-digit, Luhn-valid) stay as they are."""
+    ids = (obs.get("psp_dispute_id"), obs.get("charge_ref"), obs.get("order_ref"))
+    keep = frozenset(
+        "".join(ch for ch in str(v) if ch.isdigit())
+        for v in (*ids, *(obs.get("extra_refs") or []))
+        if v
+    )
+    out = dict(obs)
+    for name in ("raw", "customer"):
+        if out.get(name) is not None:
+            out[name], _ = mask_json(out[name], keep)
+    return out
+
+
 def upsert_disputes(
     session: Session,
     observations: Iterable[dict[str, Any]],
@@ -246,7 +263,7 @@ def upsert_disputes(
         batch_id: the import batch, noted in every event.
         link: link the touched cases to records afterwards.
     """
-    obs_list = [o for o in observations if o.get("psp") and o.get("psp_dispute_id")]
+    obs_list = [_masked(o) for o in observations if o.get("psp") and o.get("psp_dispute_id")]
     report = UpsertReport()
     if not obs_list:
         return report
