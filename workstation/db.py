@@ -89,12 +89,24 @@ def upgrade(engine: Engine) -> None:
 
     cfg = alembic_config(engine)
     try:
+        if _at_head(engine, cfg):
+            return  # the usual start: nothing to migrate, so no lock to wait for
         with engine.begin() as conn:
             _lock_for_migration(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except OperationalError as exc:
         raise UserError(f"cannot open the database {engine.url!r}: {exc.orig}") from exc
+
+
+def _at_head(engine: Engine, cfg: Any) -> bool:
+    """True when the schema already is at the newest migration (read without any lock)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
 
 
 MIGRATION_WAIT_SECONDS = 300.0
