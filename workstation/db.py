@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from .errors import UserError
 from .paths import migrations_dir
 
+BUSY_TIMEOUT_MS = 10_000  # every SQLite connection waits this long for a lock
+
 T = TypeVar("T")
 
 ENV_VAR = "WORKSTATION_DB"
@@ -46,7 +48,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA cache_size=-65536")
     cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
@@ -126,21 +128,57 @@ def _lock_for_migration(conn: Any) -> None:
     if conn.dialect.name != "sqlite":
         return
     raw = conn.connection.driver_connection
-    if raw is None or raw.in_transaction:
+    if raw is None:
         return
-    deadline = time.monotonic() + MIGRATION_WAIT_SECONDS
-    while True:
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() >= deadline:
-                raise UserError(
-                    "another workstation process has been upgrading the database for over "
-                    f"{MIGRATION_WAIT_SECONDS:.0f} s; try again when it has finished"
-                ) from exc
+    begin_immediate(
+        raw,
+        MIGRATION_WAIT_SECONDS,
+        gave_up=lambda: UserError(
+            "another workstation process has been upgrading the database for over "
+            f"{MIGRATION_WAIT_SECONDS:.0f} s; try again when it has finished"
+        ),
+    )
+
+
+def begin_immediate(
+    raw: sqlite3.Connection,
+    wait: float,
+    *,
+    gave_up: Callable[[], Exception],
+    on_wait: Callable[[], None] | None = None,
+) -> None:
+    """`BEGIN IMMEDIATE` on a SQLite driver connection: take the write lock up front, retrying
+    while another writer holds it, for up to `wait` seconds (no-op inside a transaction).
+
+    Args:
+        gave_up: the error raised when the wait runs out.
+        on_wait: called once, when the first try finds the database busy.
+    """
+    if raw.in_transaction:  # already writing (an earlier statement of this transaction)
+        return
+    deadline = time.monotonic() + wait
+    told = False
+    cur = raw.cursor()
+    try:
+        cur.execute("PRAGMA busy_timeout = 200")  # a short first try, so a wait is noticed
+        while True:
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise gave_up() from exc
+            if not told:
+                told = True
+                if on_wait is not None:
+                    on_wait()
+            left_ms = int(max(0.05, min(1.0, deadline - time.monotonic())) * 1000)
+            cur.execute(f"PRAGMA busy_timeout = {left_ms}")
+    finally:
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.close()
 
 
 def is_empty(engine: Engine) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from ...db import begin_immediate
 from ...errors import UserError
 
 Progress = Callable[[int, int, str], None]
@@ -26,7 +27,6 @@ WAITING = "waiting for another import or reconciliation run to finish..."
 WAIT_ENV = "WORKSTATION_LOCK_WAIT"
 DEFAULT_WAIT_SECONDS = 600.0
 _LOCK_CLASS = 20_261_204  # first key of the advisory lock; the second is the schema's hash
-_BUSY_TIMEOUT_MS = 10_000  # what the engine sets on every SQLite connection (db.py)
 _POLL_SECONDS = 0.2
 
 
@@ -72,32 +72,12 @@ def _gave_up(limit: float) -> UserError:
 
 def _begin_immediate(raw: sqlite3.Connection, limit: float, progress: Progress | None) -> None:
     """`BEGIN IMMEDIATE` on the driver connection, retried until `limit` seconds have passed."""
-    if raw.in_transaction:  # already writing (an earlier statement of this transaction)
-        return
-    deadline = time.monotonic() + limit
-    told = False
-    cur = raw.cursor()
-    try:
-        cur.execute("PRAGMA busy_timeout = 200")  # a short first try, so the wait is shown
-        while True:
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                message = str(exc)
-                if "locked" not in message and "busy" not in message:
-                    raise
-            if time.monotonic() >= deadline:
-                raise _gave_up(limit)
-            if not told:
-                told = True
-                if progress is not None:
-                    progress(0, 0, WAITING)
-            left_ms = int(max(0.05, min(1.0, deadline - time.monotonic())) * 1000)
-            cur.execute(f"PRAGMA busy_timeout = {left_ms}")
-    finally:
-        cur.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        cur.close()
+    begin_immediate(
+        raw,
+        limit,
+        gave_up=lambda: _gave_up(limit),
+        on_wait=None if progress is None else lambda: progress(0, 0, WAITING),
+    )
 
 
 def _advisory_lock(session: Session, limit: float, progress: Progress | None) -> None:

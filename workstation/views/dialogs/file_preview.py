@@ -223,7 +223,7 @@ class FilePreview(QWidget):
             label.style().polish(label)
         checks = [f"⚠ {c.describe()}" for c in r.checks]
         # How the file was read (e.g. the decimal mark decided from the whole column).
-        checks += [f"ℹ {note}" for note in getattr(r, "notes", [])]
+        checks += [f"ℹ {note}" for note in r.notes]
         self.checks_label.setText("\n".join(checks))
         self.checks_label.setVisible(bool(checks))
         file_name = Path(r.path).name
