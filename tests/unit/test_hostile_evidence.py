@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import struct
 import zipfile
@@ -11,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from dispute_cases import open_case
 from sqlalchemy import func, select
 
 from workstation.cli import main
@@ -18,7 +18,6 @@ from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import DisputeEvent, Evidence, EvidenceBlob
 from workstation.services.disputes.evidence import add_evidence, add_evidence_file
-from workstation.services.disputes.intake import upsert_disputes
 
 CASE = "HOSTILE-1"
 
@@ -187,24 +186,7 @@ HOSTILE: dict[str, tuple[str, Callable[[], bytes], str]] = {
 
 def _case(db: Database) -> int:
     with db.session() as s:
-        rep = upsert_disputes(
-            s,
-            [
-                {
-                    "psp": "generic",
-                    "psp_dispute_id": CASE,
-                    "network": "visa",
-                    "reason_code": "13.1",
-                    "stage": "chargeback",
-                    "status": "needs_response",
-                    "amount_minor": 4200,
-                    "currency": "EUR",
-                    "due_by": dt.datetime.now(dt.UTC) + dt.timedelta(days=4),
-                }
-            ],
-            "t",
-        )
-        return rep.dispute_ids[0]
+        return open_case(s, CASE)
 
 
 def _stored(db: Database) -> tuple[int, int, int]:

@@ -12,7 +12,6 @@ checked against the same corpus.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import email
 import email.policy
 import io
@@ -26,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
+from dispute_cases import open_case
 from openpyxl import load_workbook
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -35,7 +35,6 @@ from workstation.db import Database
 from workstation.models import CaseNote, Dispute, ExceptionCase, Record
 from workstation.services.common.card_numbers import mask_series, mask_text, may_hold_pan
 from workstation.services.disputes.evidence import save_draft
-from workstation.services.disputes.intake import upsert_disputes
 from workstation.services.reconcile import cases, clerk_actions
 
 PANS = (
@@ -238,23 +237,7 @@ def test_no_full_pan_at_rest_or_in_any_export(
     _cli(capsys, url, "reconcile")  # opens exception cases for the lines left over
     db = Database(url)
     with db.session() as s:
-        upsert_disputes(
-            s,
-            [
-                {
-                    "psp": "generic",
-                    "psp_dispute_id": CASE,
-                    "network": "visa",
-                    "reason_code": "13.1",
-                    "stage": "chargeback",
-                    "status": "needs_response",
-                    "amount_minor": 4200,
-                    "currency": "EUR",
-                    "due_by": dt.datetime.now(dt.UTC) + dt.timedelta(days=4),
-                }
-            ],
-            "t",
-        )
+        open_case(s, CASE)
     for spelled in CORPUS:
         _cli(capsys, url, "dispute", "note", CASE, f"card {spelled}")
     _cli(capsys, url, "evidence", "add", CASE, str(notes), "--kind", "customer_communication")
@@ -333,28 +316,12 @@ def test_package_masks_text_evidence_stored_before_masking(tmp_path: Path) -> No
     db = Database(url)
     raw = ("Card numbers: " + ", ".join(CORPUS) + "\n").encode()
     with db.session() as s:
-        rep = upsert_disputes(
-            s,
-            [
-                {
-                    "psp": "generic",
-                    "psp_dispute_id": CASE,
-                    "network": "visa",
-                    "reason_code": "13.1",
-                    "stage": "chargeback",
-                    "status": "needs_response",
-                    "amount_minor": 4200,
-                    "currency": "EUR",
-                    "due_by": dt.datetime.now(dt.UTC) + dt.timedelta(days=4),
-                }
-            ],
-            "t",
-        )
+        did = open_case(s, CASE)
         sha = hashlib.sha256(raw).hexdigest()
         s.add(EvidenceBlob(sha256=sha, size=len(raw), content=raw))
         s.add(
             Evidence(
-                dispute_id=rep.dispute_ids[0],
+                dispute_id=did,
                 kind="customer_communication",
                 file_name="old.txt",
                 media_type="text/plain",
@@ -365,7 +332,7 @@ def test_package_masks_text_evidence_stored_before_masking(tmp_path: Path) -> No
         )
     out = tmp_path / "legacy.zip"
     with db.session() as s:
-        export_package(s, rep.dispute_ids[0], out, actor="t", force=True)
+        export_package(s, did, out, actor="t", force=True)
     db.dispose()
     leaks = {n: p for n, d in _file_texts(out.name, out.read_bytes()) if (p := full_pans(d))}
     assert leaks == {}
@@ -378,24 +345,8 @@ def test_unlock_reason_is_masked(db: Database) -> None:
 
     with db.session() as s:
         ensure_user(s, "boss", role="admin")
-        rep = upsert_disputes(
-            s,
-            [
-                {
-                    "psp": "generic",
-                    "psp_dispute_id": CASE,
-                    "network": "visa",
-                    "reason_code": "13.1",
-                    "stage": "chargeback",
-                    "status": "needs_response",
-                    "amount_minor": 4200,
-                    "currency": "EUR",
-                    "due_by": dt.datetime.now(dt.UTC) + dt.timedelta(days=4),
-                }
-            ],
-            "t",
-        )
-        did = rep.dispute_ids[0]
+        did = open_case(s, CASE)
+        did = did
         mark_submitted(s, did, "boss")
         unlock_evidence(s, did, "boss", f"pre-arbitration, card {CORPUS[2]}")
     with db.session() as s:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import zipfile
 from pathlib import Path
 
 import pytest
+from dispute_cases import open_case
 from sqlalchemy import func, select
 
 from workstation import config
@@ -23,7 +23,6 @@ from workstation.services.disputes.evidence import (
     set_evidence_kind,
 )
 from workstation.services.disputes.evidence_content import XLSX, safe_file_name, text_of
-from workstation.services.disputes.intake import upsert_disputes
 from workstation.services.disputes.package import mark_submitted
 
 from .conftest import make_image, make_pdf
@@ -31,24 +30,7 @@ from .conftest import make_image, make_pdf
 
 def new_case(db: Database, pid: str = "EV-1") -> int:
     with db.session() as s:
-        rep = upsert_disputes(
-            s,
-            [
-                {
-                    "psp": "generic",
-                    "psp_dispute_id": pid,
-                    "network": "visa",
-                    "reason_code": "13.1",
-                    "stage": "chargeback",
-                    "status": "needs_response",
-                    "amount_minor": 4200,
-                    "currency": "EUR",
-                    "due_by": dt.datetime.now(dt.UTC) + dt.timedelta(days=4),
-                }
-            ],
-            "t",
-        )
-        return rep.dispute_ids[0]
+        return open_case(s, pid)
 
 
 def test_every_accepted_type_detected_by_content(
