@@ -21,12 +21,14 @@ from .enums import (
     DisputeStatus,
     MatchState,
     MatchStatus,
+    PayoutState,
     RecordKind,
     Role,
     SourceKind,
 )
 from .kpi import KpiRollup
 from .matching import CaseNote, ExceptionCase, FxRate, Match, MatchMember, MatchRule, SavedFilter
+from .settlement import MatchPayout, Payout
 
 __all__ = [
     "AuditEvent",
@@ -49,9 +51,12 @@ __all__ = [
     "MappingProfile",
     "Match",
     "MatchMember",
+    "MatchPayout",
     "MatchRule",
     "MatchState",
     "MatchStatus",
+    "Payout",
+    "PayoutState",
     "ReasonCode",
     "Record",
     "RecordKind",

@@ -83,3 +83,18 @@ class Role(StrEnum):
 class BatchStatus(StrEnum):
     COMMITTED = "committed"
     UNDONE = "undone"
+
+
+class PayoutState(StrEnum):
+    OPEN = "open"  # lines still gathering, no payout yet
+    IN_TRANSIT = "in_transit"  # sent by the PSP, not (yet) seen at the bank
+    PAID = "paid"  # matched to its bank line(s)
+    FAILED = "failed"  # the PSP reports the payout failed or was cancelled
+    CARRIED_FORWARD = "carried_forward"  # nets to <= 0 or rolled into the next batch
+
+
+class MatchLevel:
+    """Level 1: order <-> PSP transaction; level 2: payout <-> bank line."""
+
+    TRANSACTION = 1
+    SETTLEMENT = 2

@@ -46,6 +46,8 @@ class Match(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     status: Mapped[str] = mapped_column(String(12))  # MatchStatus
+    # 1: order <-> PSP transaction; 2: payout <-> bank line (its payouts in match_payouts).
+    level: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     rule: Mapped[str] = mapped_column(String(128))
     confidence: Mapped[int] = mapped_column(Integer)  # 0..100
     difference_minor: Mapped[int] = mapped_column(Minor, default=0)
@@ -69,10 +71,12 @@ class MatchMember(Base):
     __tablename__ = "match_members"
     __table_args__ = (
         UniqueConstraint("match_id", "record_id"),
-        # A record is in at most one live (auto, suggested, confirmed) match, whatever writes it.
+        # A record is in at most one live (auto, suggested, confirmed) match per level, whatever
+        # writes it.
         Index(
             "ux_match_members_live_record",
             "record_id",
+            "level",
             unique=True,
             sqlite_where=text("live"),
             postgresql_where=text("live"),
@@ -87,6 +91,7 @@ class MatchMember(Base):
     # True while the match is live; false once it is rejected (the member stays: "never again").
     # Kept with Match.status by `set_match_status`; bulk inserts take the server default.
     live: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    level: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))  # its match's
 
     match: Mapped[Match] = relationship(back_populates="members")
 

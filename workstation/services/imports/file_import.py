@@ -30,6 +30,7 @@ from ..common.card_numbers import mask_text
 from ..common.write_lock import begin_write
 from ..disputes.intake import relink_for_batch, upsert_disputes
 from ..reconcile import cases
+from ..settlement import payout_build
 from .checks import check_records, date_window
 from .ingest import store
 
@@ -234,6 +235,13 @@ def undo_batch(session: Session, batch_id: int, *, actor: str) -> int:
         raise UserError(
             f"import batch {batch_id} has matched lines; unmatch them before undoing the import"
         )
+    refs = payout_build.refs_of_batch(session, batch_id)
+    settled = payout_build.settled_payouts(session, refs, batch_id)
+    if settled:
+        raise UserError(
+            f"import batch {batch_id} has lines of payout {settled[0]}, which is matched to its"
+            " bank line; unmatch that payout before undoing the import"
+        )
     # Rejected pairings only remember "never propose this again"; they go with their lines.
     rejected = select(MatchMember.match_id).where(MatchMember.record_id.in_(in_batch))
     session.execute(delete(Match).where(Match.id.in_(rejected), Match.status == "rejected"))
@@ -244,6 +252,7 @@ def undo_batch(session: Session, batch_id: int, *, actor: str) -> int:
     session.execute(delete(RecordReference).where(RecordReference.record_id.in_(in_batch)))
     session.execute(delete(RecordRaw).where(RecordRaw.record_id.in_(in_batch)))
     removed = session.execute(delete(Record).where(Record.batch_id == batch_id)).rowcount or 0  # type: ignore[attr-defined]
+    payout_build.refresh_payouts(session, refs)
     session.execute(update(ImportBatch).where(ImportBatch.id == batch_id).values(status="undone"))
     audit.log(session, actor, "undo_import", "import_batch", batch_id, {"records": removed})
     return int(removed)

@@ -34,6 +34,7 @@ from ..common.bulk_write import (
     row_count_estimate,
 )
 from ..common.card_numbers import mask_text, may_hold_pan
+from ..settlement.payout_build import refresh_payouts
 from .column_conversions import (
     GIL_STEP,
     ints,
@@ -369,6 +370,8 @@ def _store(
         _report(progress, 4, 5, "Storing references")
         with deferred_indexes(session, ("record_references",), enabled=big):
             _insert_references(session, tokens.result())
+    if "payout_ref" in new:  # the payouts these lines belong to now have more lines
+        refresh_payouts(session, pd.unique(new["payout_ref"].dropna().astype(str)).tolist())
     audit.log(
         session,
         actor,

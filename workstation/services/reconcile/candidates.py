@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ...models import Source
 from ..common.dataframe_io import id_table, read_frame
 from .matchers.token_pairs import MAX_TOKEN_FANOUT
-from .working_set import SIDE_OF_SOURCE_KIND, TRANSFER_KINDS, Tokens, Work
+from .working_set import SIDE_OF_SOURCE_KIND, Tokens
 
 OPEN_STATES = "('unmatched', 'suggested')"
 
@@ -184,49 +184,28 @@ def blocked_pairs(session: Session) -> set[tuple[int, int]]:
     return out
 
 
-def load_payout_totals(session: Session, work: Work) -> pd.DataFrame:
-    """Stored totals of payouts some of whose lines are open but whose payout line is not loaded.
+def load_open_payouts(session: Session) -> tuple[pd.DataFrame, set[tuple[int, str]]]:
+    """Payouts that may still reach the bank, and the (source, payout id) already settled.
 
-    Returns ref, net, gross, n_lines, day, settled (the payout line is stored and not open).
+    Open: not in a live level-2 match and not failed or carried forward. Returns (frame with pid,
+    src, ref, currency, expected, gross, n_lines, day, line_id; settled keys).
     """
-    psp_open = (work.payout_ref != "") & ~work.is_transfer
-    refs = set(work.payout_ref[psp_open].tolist()) - set(work.payout_ref[work.is_transfer].tolist())
-    cols = ["ref", "net", "gross", "n_lines", "day", "settled"]
-    if not refs:
-        return pd.DataFrame(columns=cols)
-    transfer = "(" + ",".join(_quote(k) for k in TRANSFER_KINDS) + ")"
-    frames = []
-    ordered = sorted(refs)
-    for i in range(0, len(ordered), 500):
-        chunk = ",".join(_quote(r) for r in ordered[i : i + 500])
-        sql = (
-            "SELECT payout_ref AS ref,"
-            f" SUM(CASE WHEN kind IN {transfer} THEN 0"
-            " ELSE COALESCE(net_minor, amount_minor - COALESCE(fee_minor, 0)) END) AS net,"
-            f" SUM(CASE WHEN kind IN {transfer} THEN 0 ELSE amount_minor END) AS gross,"
-            f" SUM(CASE WHEN kind IN {transfer} THEN 0 ELSE 1 END) AS n_lines,"
-            " CAST(MAX(booked_on) AS TEXT) AS day,"
-            f" SUM(CASE WHEN kind IN {transfer} THEN 1 ELSE 0 END) AS settled"
-            f" FROM records WHERE payout_ref IN ({chunk}) GROUP BY payout_ref"
+    rows = session.execute(
+        text(
+            "SELECT p.id, p.source_id, p.payout_ref, p.currency,"
+            " COALESCE(p.payout_minor, p.net_minor), p.gross_minor, p.lines,"
+            " CAST(p.paid_on AS TEXT), COALESCE(p.payout_record_id, -1), p.state,"
+            " EXISTS (SELECT 1 FROM match_payouts mp WHERE mp.payout_id = p.id AND mp.live)"
+            " FROM payouts p"
         )
-        frames.append(
-            read_frame(
-                session,
-                sql,
-                {
-                    "ref": "string",
-                    "net": "int64",
-                    "gross": "int64",
-                    "n_lines": "int64",
-                    "day": "date",
-                    "settled": "int64",
-                },
-            )
-        )
-    out = pd.concat(frames, ignore_index=True)
-    out["day"] = (out["day"].to_numpy(dtype="datetime64[D]") - np.datetime64("1970-01-01")).astype(
-        np.int64
-    )
-    out["settled"] = out["settled"] > 0
-    out["ref"] = out["ref"].astype(object)
-    return out
+    ).all()
+    cols = ["pid", "src", "ref", "currency", "expected", "gross", "n_lines", "day", "line_id"]
+    settled = {(int(r[1]), str(r[2])) for r in rows if r[10]}
+    open_rows = [r[:9] for r in rows if not r[10] and r[9] in ("open", "in_transit")]
+    frame = pd.DataFrame(open_rows, columns=cols)
+    days = pd.to_datetime(frame["day"].astype(str).str.slice(0, 10)).to_numpy(dtype="datetime64[D]")
+    frame["day"] = (days - np.datetime64("1970-01-01")).astype(np.int64)
+    for c in ("pid", "src", "expected", "gross", "n_lines", "line_id"):
+        frame[c] = frame[c].astype(np.int64)
+    frame["ref"] = frame["ref"].astype(object)
+    return frame, settled

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,7 @@ from ...errors import UserError
 from ..common import fx_rates as fxsvc
 from ..common.bulk_write import gc_paused
 from ..common.write_lock import WAITING, begin_write
-from .candidates import blocked_pairs, load_candidates, load_payout_totals, stored_members
+from .candidates import blocked_pairs, load_candidates, load_open_payouts, stored_members
 from .matchers import MATCHERS
 from .rules import RuleSpec, load_rules
 from .run_report import RuleCount, RunReport
@@ -75,14 +76,15 @@ def simulate(
     del recs, toks
     report.timings["load"] = time.perf_counter() - t
     report.candidates = work.n
-    db_totals = (
-        load_payout_totals(session, work) if any(r.kind == "payout" for r in specs) else None
-    )
-    if db_totals is not None and not db_totals.empty:
-        settled = set(db_totals.loc[db_totals["settled"], "ref"].tolist())
-        if settled:  # payouts already reconciled: their open lines wait for transaction rules
-            work.payout_ref = np.where(np.isin(work.payout_ref, list(settled)), "", work.payout_ref)
-        db_totals = db_totals[~db_totals["settled"]]
+    payouts = None
+    if any(r.kind == "payout" for r in specs):
+        payouts, settled = load_open_payouts(session)
+        if settled and work.n:  # payouts already at the bank: their open lines wait for level 1
+            keys = pd.Series(
+                list(zip(work.source_id.tolist(), work.payout_ref.tolist(), strict=True))
+            )
+            done = keys.isin(settled).to_numpy()
+            work.payout_ref = np.where(done, "", work.payout_ref)
     t = time.perf_counter()
     for i, spec in enumerate(specs, start=1):
         _tick(progress, i, steps, f"Rule {spec.name}")
@@ -91,7 +93,7 @@ def simulate(
         if fn is None:
             continue
         if spec.kind == "payout":
-            counts = fn(work, spec, db_totals)
+            counts = fn(work, spec, payouts)
         elif spec.kind == "subset":
             name, step = spec.name, i
             counts = fn(

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from ...errors import UserError
-from ...models import Match, MatchMember, Record, Source
+from ...models import Match, MatchMember, MatchPayout, Record, Source
 from . import cases
 from .working_set import SIDE_CODES, SIDE_OF_SOURCE_KIND, TRANSFER_KINDS
 
@@ -30,6 +30,12 @@ def set_status(session: Session, m: Match, status: str) -> None:
     session.execute(
         update(MatchMember)
         .where(MatchMember.match_id == m.id)
+        .values(live=status in LIVE)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(MatchPayout)
+        .where(MatchPayout.match_id == m.id)
         .values(live=status in LIVE)
         .execution_options(synchronize_session=False)
     )

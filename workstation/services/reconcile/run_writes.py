@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from ...models import utcnow
@@ -23,7 +23,7 @@ from . import cases
 from .candidates import stored_members
 from .rules import ensure_rules
 from .run_report import RunReport
-from .working_set import SIDE_NAMES, Work
+from .working_set import SIDE_CODES, SIDE_NAMES, Work
 
 _DEFER_STATE_INDEXES_AT = 100_000
 # Rows per driver call: bounds the Python objects alive at once, and the time their building
@@ -37,6 +37,7 @@ _MATCH_COLUMNS = (
     "difference_minor",
     "currency",
     "note",
+    "level",
     "created_at",
     "created_by",
     "confirmed_at",
@@ -56,17 +57,22 @@ def superseded(work: Work, suggested: pd.DataFrame) -> tuple[np.ndarray, np.ndar
 
 
 def drop_taken(
-    session: Session, work: Work, groups: pd.DataFrame, members: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    session: Session,
+    work: Work,
+    groups: pd.DataFrame,
+    members: pd.DataFrame,
+    links: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
     """Proposals without those one of whose records is in a live match by now (a clerk matched it
-    while the run was computing); returns (groups, members renumbered, how many were dropped).
+    while the run was computing); returns (groups, members and links renumbered, how many were
+    dropped).
 
     The run holds the store's write lock (`write_lock`), so no other run or import writes
     meanwhile; the unique index on live members is the last guard against a clerk's action racing
     this check.
     """
     if members.empty:
-        return groups, members, 0
+        return groups, members, links, 0
     record_ids = work.ids[members["pos"].to_numpy(np.int64)]
     tmp = id_table(session, record_ids, "tmp_run_ids")
     try:
@@ -84,7 +90,7 @@ def drop_taken(
     finally:
         session.connection().execute(text(f"DROP TABLE {tmp}"))
     if not taken.size:
-        return groups, members, 0
+        return groups, members, links, 0
     mgroup = members["group"].to_numpy(np.int64)
     hit = np.isin(record_ids, taken)
     bad = np.zeros(len(groups), dtype=bool)
@@ -96,7 +102,83 @@ def drop_taken(
     groups = groups[~bad].reset_index(drop=True)
     members = members[keep_member].reset_index(drop=True)
     members["group"] = renumber[members["group"].to_numpy(np.int64)]
-    return groups, members, int(bad.sum())
+    if not links.empty:
+        links = links[~bad[links["group"].to_numpy(np.int64)]].reset_index(drop=True)
+        links["group"] = renumber[links["group"].to_numpy(np.int64)]
+    return groups, members, links, int(bad.sum())
+
+
+def match_levels(work: Work, members: pd.DataFrame, n_groups: int) -> np.ndarray:
+    """Level per group: 2 when it holds a bank line and a PSP line (payout <-> bank), else 1."""
+    sides = work.side[members["pos"].to_numpy(np.int64)]
+    mgroup = members["group"].to_numpy(np.int64)
+    has_bank = np.zeros(n_groups, dtype=bool)
+    has_psp = np.zeros(n_groups, dtype=bool)
+    has_bank[mgroup[sides == SIDE_CODES["bank"]]] = True
+    has_psp[mgroup[sides == SIDE_CODES["psp"]]] = True
+    return np.where(has_bank & has_psp, 2, 1).astype(np.int64)
+
+
+def write_payout_links(
+    session: Session,
+    work: Work,
+    members: pd.DataFrame,
+    links: pd.DataFrame,
+    match_ids: np.ndarray,
+    level: np.ndarray,
+) -> None:
+    """match_payouts of the new level-2 matches: the payouts the rule named, and those their PSP
+    members belong to (a payout line matched by another rule)."""
+    level2 = np.flatnonzero(level == 2)
+    if not len(level2) and links.empty:
+        return
+    pos = members["pos"].to_numpy(np.int64)
+    mg = members["group"].to_numpy(np.int64)
+    psp = (work.side[pos] == SIDE_CODES["psp"]) & (work.payout_ref[pos] != "") & (level[mg] == 2)
+    keys = pd.concat(
+        [
+            links[["group", "source_id", "payout_ref"]],
+            pd.DataFrame(
+                {
+                    "group": mg[psp],
+                    "source_id": work.source_id[pos[psp]],
+                    "payout_ref": work.payout_ref[pos[psp]],
+                }
+            ),
+        ],
+        ignore_index=True,
+    ).drop_duplicates()
+    if keys.empty:
+        return
+    refs = sorted(set(keys["payout_ref"].astype(str)))
+    found = []
+    for lo in range(0, len(refs), 500):
+        found.extend(
+            session.execute(
+                text(
+                    "SELECT id, source_id, payout_ref, COALESCE(payout_minor, net_minor)"
+                    " FROM payouts WHERE payout_ref IN :refs"
+                ).bindparams(bindparam("refs", expanding=True)),
+                {"refs": refs[lo : lo + 500]},
+            ).all()
+        )
+    payouts = pd.DataFrame(found, columns=["pid", "source_id", "payout_ref", "amount"])
+    payouts["payout_ref"] = payouts["payout_ref"].astype(object)
+    keys["payout_ref"] = keys["payout_ref"].astype(object)
+    rows = keys.merge(payouts, on=["source_id", "payout_ref"]).drop_duplicates(["group", "pid"])
+    bulk_insert(
+        session,
+        "match_payouts",
+        ("match_id", "payout_id", "amount_minor"),
+        list(
+            zip(
+                match_ids[rows["group"].to_numpy(np.int64)].tolist(),
+                rows["pid"].astype(np.int64).tolist(),
+                rows["amount"].astype(np.int64).tolist(),
+                strict=True,
+            )
+        ),
+    )
 
 
 def last_event(session: Session) -> int:
@@ -124,6 +206,7 @@ def write_run(
     stamp = timestamp_text(session, now)
     groups = work.props.groups()
     members = work.props.members()
+    links = work.props.links()
     suggested = stored_members(session, "suggested")
     dead, dead_members = superseded(work, suggested)
     if dead.size:
@@ -133,7 +216,9 @@ def write_run(
     report.superseded = int(dead.size)
     lap = time.perf_counter()
     if read_after is None or last_event(session) > read_after:
-        groups, members, report.changed_meanwhile = drop_taken(session, work, groups, members)
+        groups, members, links, report.changed_meanwhile = drop_taken(
+            session, work, groups, members, links
+        )
     report.timings["write.recheck"] = time.perf_counter() - lap
     g = len(groups)
     match_ids = np.zeros(0, dtype=np.int64)
@@ -147,6 +232,7 @@ def write_run(
         currency = groups["currency"].to_numpy(dtype=object)
         note = groups["note"].to_numpy(dtype=object)
         auto = status == "auto"
+        level = match_levels(work, members, g)
         lap = time.perf_counter()
         for lo in range(0, g, _WRITE_ROWS):
             sl = slice(lo, lo + _WRITE_ROWS)
@@ -165,6 +251,7 @@ def write_run(
                         difference[sl].tolist(),
                         currency[sl].tolist(),
                         note[sl].tolist(),
+                        level[sl].tolist(),
                         [stamp] * n,
                         [ENGINE] * n,
                         [stamp if a else None for a in part],
@@ -183,18 +270,20 @@ def write_run(
             bulk_insert(
                 session,
                 "match_members",
-                ("match_id", "record_id", "side", "amount_minor"),
+                ("match_id", "record_id", "side", "amount_minor", "level"),
                 list(
                     zip(
                         match_ids[mgroup[sl]].tolist(),
                         work.ids[pos[sl]].tolist(),
                         SIDE_NAMES[work.side[pos[sl]]].tolist(),
                         amounts[sl].tolist(),
+                        level[mgroup[sl]].tolist(),
                         strict=True,
                     )
                 ),
             )
         report.timings["write.members"] = time.perf_counter() - lap
+        write_payout_links(session, work, members, links, match_ids, level)
         m_auto = auto[mgroup]
         auto_ids = work.ids[pos[m_auto]]
         sugg_ids = work.ids[pos[~m_auto]]

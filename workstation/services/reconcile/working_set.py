@@ -48,7 +48,29 @@ class Proposals:
     m_group: list[np.ndarray] = field(default_factory=list)
     m_pos: list[np.ndarray] = field(default_factory=list)
     m_amount: list[np.ndarray] = field(default_factory=list)
+    # level-2 proposals: the payouts (PSP account, payout id) each group settles
+    l_group: list[np.ndarray] = field(default_factory=list)
+    l_source: list[np.ndarray] = field(default_factory=list)
+    l_ref: list[np.ndarray] = field(default_factory=list)
     count: int = 0
+
+    def links(self) -> pd.DataFrame:
+        """group, source_id, payout_ref of the payouts level-2 proposals name."""
+        if not self.l_group:
+            return pd.DataFrame(
+                {
+                    "group": np.zeros(0, np.int64),
+                    "source_id": np.zeros(0, np.int64),
+                    "payout_ref": np.zeros(0, dtype=object),
+                }
+            )
+        return pd.DataFrame(
+            {
+                "group": np.concatenate(self.l_group),
+                "source_id": np.concatenate(self.l_source),
+                "payout_ref": np.concatenate(self.l_ref),
+            }
+        )
 
     def groups(self) -> pd.DataFrame:
         if not self.rule:
@@ -232,11 +254,14 @@ class Work:
         rule: str,
         groups: pd.DataFrame,
         members: pd.DataFrame,
+        *,
+        links: pd.DataFrame | None = None,
     ) -> tuple[int, int, int, int]:
         """Record proposals of one rule; returns (auto groups, suggested groups, records each).
 
         `groups` has a `g` key plus status, confidence, difference, currency, note; `members`
-        has g, pos, amount. Suggestions touching a record already in a stored suggestion are
+        has g, pos, amount; `links` (level-2 rules) has g, src, ref of the payouts a group
+        settles. Suggestions touching a record already in a stored suggestion are
         dropped (no duplicates); an auto match supersedes such suggestions.
         """
         if groups.empty:
@@ -278,6 +303,11 @@ class Work:
         self.props.m_group.append(local.reindex(members["g"].to_numpy()).to_numpy(np.int64))
         self.props.m_pos.append(pos)
         self.props.m_amount.append(members["amount"].to_numpy(np.int64))
+        if links is not None and not links.empty:
+            links = links[links["g"].isin(groups["g"])]
+            self.props.l_group.append(local.reindex(links["g"].to_numpy()).to_numpy(np.int64))
+            self.props.l_source.append(links["src"].to_numpy(np.int64))
+            self.props.l_ref.append(links["ref"].astype(object).to_numpy())
         self.props.count += n
         is_auto = groups["status"].to_numpy() == "auto"
         auto_groups = set(groups["g"].to_numpy()[is_auto].tolist())

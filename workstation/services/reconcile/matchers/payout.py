@@ -1,10 +1,21 @@
-"""The payout rule: one bank credit for one PSP payout (its payout line and its other open lines).
+"""The payout rule (level 2): PSP payouts <-> bank lines.
 
-A bank line names the payout by id (a stored token, or words and word pairs of its text) or,
-without an id, is found by amount and date; the expected amount is the payout's net.
+Payouts come from the `payouts` table (services.settlement.payout_build), so a bank file imported
+days after the PSP report still finds a payout whose lines were all matched to orders long ago.
+A bank line names its payout by id (a stored token, or words and word pairs of its text) or,
+without an id, is found by amount and date. The expected bank amount is what the PSP says it paid
+out (its payout line), else the net of the payout's lines. Shapes, in this order:
+one bank line <-> one payout (same currency, or the bank's original amount in the payout's
+currency: FX); one bank line naming several payouts whose amounts add up; one payout whose
+amount two bank lines naming it add up to; then by amount and date: one to one, two payouts in
+one bank line, one payout over two bank lines (see `payout_sums`). Negative payouts match bank
+debits. Members are the bank line(s), the payout line(s) and the payouts' other open non-charge
+lines; the payouts themselves are listed with the match (`links`).
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -14,7 +25,10 @@ from ...common.reference_tokens import normalise
 from ..rules import RuleSpec
 from ..working_set import SIDE_CODES, Work, allowed_diff
 from .nearest_pairs import nearest_pairs
+from .payout_sums import Found, id_groups, sum_groups
 from .proposals import Counts, status_of
+
+TABLE_COLUMNS = ["t", "pid", "src", "ref", "key", "cur", "expected", "gross", "n_lines", "day"]
 
 
 def _bigram_tokens(pos: np.ndarray, texts: np.ndarray) -> pd.DataFrame:
@@ -37,185 +51,227 @@ def _bigram_tokens(pos: np.ndarray, texts: np.ndarray) -> pd.DataFrame:
     return frame[frame["v"].str.len() >= 4]
 
 
-def payout_table(work: Work, db_totals: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Open PSP payouts: one row per payout_ref with its payout line and expected bank amount.
+def payout_table(work: Work, payouts: pd.DataFrame | None) -> pd.DataFrame:
+    """Payouts not yet at the bank, in the working set's terms: t, pid, src, ref, key, cur (code),
+    expected, gross, n_lines, day, line (position of the open payout line, or -1).
 
-    Sums come from the loaded lines; `db_totals` (payout_ref, net, gross, day, currency) replaces
-    them for payouts whose lines are not all loaded (see candidates.load_payout_totals).
+    `payouts` (candidates.load_open_payouts) has pid, src, ref, currency, expected, gross,
+    n_lines, day, line_id (-1: no payout line). A payout whose payout line is stored but not open
+    is settled some other way and left out.
     """
-    psp = (work.side == SIDE_CODES["psp"]) & (work.payout_ref != "")
-    idx = np.flatnonzero(psp)
-    if len(idx) == 0:
-        return pd.DataFrame(
-            columns=["ref", "line", "expected", "gross", "day", "cur", "n_lines", "src"]
-        )
-    f = pd.DataFrame(
-        {
-            "ref": work.payout_ref[idx],
-            "pos": idx,
-            "line": np.where(work.is_transfer[idx], idx, -1),
-            "net": np.where(work.is_transfer[idx], 0, work.net[idx]),
-            "gross": np.where(work.is_transfer[idx], 0, work.amount[idx]),
-            "payout_amt": np.where(work.is_transfer[idx], work.amount[idx], 0),
-            "day": work.day[idx],
-            "pday": np.where(work.is_transfer[idx], work.day[idx], -1),
-            "cur": work.cur_code[idx],
-            "n": (~work.is_transfer[idx]).astype(np.int64),
-            "src": work.source_id[idx],
-        }
-    )
-    t = f.groupby("ref", sort=False).agg(
-        line=("line", "max"),
-        net=("net", "sum"),
-        gross=("gross", "sum"),
-        payout_amt=("payout_amt", "sum"),
-        day=("day", "max"),
-        pday=("pday", "max"),
-        cur=("cur", "first"),
-        n_lines=("n", "sum"),
-        src=("src", "first"),
-    )
-    if db_totals is not None and not db_totals.empty:
-        d = db_totals.set_index("ref")
-        common = t.index.intersection(d.index)
-        t.loc[common, "net"] = d.loc[common, "net"].to_numpy()
-        t.loc[common, "gross"] = d.loc[common, "gross"].to_numpy()
-        t.loc[common, "n_lines"] = d.loc[common, "n_lines"].to_numpy()
-        t.loc[common, "day"] = np.maximum(t.loc[common, "day"], d.loc[common, "day"].to_numpy())
-    has_line = t["line"].to_numpy() >= 0
-    t["expected"] = np.where(has_line, -t["payout_amt"].to_numpy(), t["net"].to_numpy())
-    t["day"] = np.where(has_line, t["pday"].to_numpy(), t["day"].to_numpy())
-    t = t.reset_index()
-    # a payout whose line is already settled is not open
-    if len(t):
-        line = t["line"].to_numpy(np.int64)
-        settled = (line >= 0) & work.taken[np.maximum(line, 0)]
-        t = t[~settled]
-    return t
+    if payouts is None or payouts.empty or work.n == 0:
+        return pd.DataFrame(columns=[*TABLE_COLUMNS, "line"])
+    code = {str(c): i for i, c in enumerate(work.currencies)}
+    cur = payouts["currency"].map(code)
+    p = payouts[cur.notna()].assign(cur=cur[cur.notna()].astype(np.int64))
+    line_id = p["line_id"].to_numpy(np.int64)
+    pos = np.clip(np.searchsorted(work.ids, line_id), 0, work.n - 1)
+    found = work.ids[pos] == line_id
+    open_line = found & ~work.taken[pos]
+    keep = (line_id < 0) | open_line
+    p = p[keep].reset_index(drop=True)
+    p["line"] = np.where(line_id[keep] < 0, -1, pos[keep])
+    p["key"] = [normalise(r) for r in p["ref"]]
+    p["t"] = np.arange(len(p))
+    return p[[*TABLE_COLUMNS, "line"]]
 
 
-def payout(work: Work, rule: RuleSpec, db_totals: pd.DataFrame | None = None) -> Counts:
-    """One bank credit <-> one PSP payout (its payout line and the payout's other open lines)."""
-    abs_tol, ppm = rule.tolerance()
-    before, after = int(rule.get("days_before", 1)), int(rule.get("days_after", 5))
-    table = payout_table(work, db_totals).reset_index(drop=True)
-    bank = np.flatnonzero((work.side == SIDE_CODES["bank"]) & ~work.taken & (work.amount > 0))
-    if table.empty or len(bank) == 0:
-        return (0, 0, 0, 0)
-    table["key"] = [normalise(r) for r in table["ref"]]
-    table["t"] = np.arange(len(table))
-    # by id: stored tokens of the bank line plus words/bigrams of its text
+def _id_hits(work: Work, bank: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
+    """(pos, t): bank lines and the payouts whose id their tokens or text name."""
     bmask = np.zeros(work.n, dtype=bool)
     bmask[bank] = True
     tpos, tval = work.token_values(bmask)
     toks = pd.concat(
-        [
-            pd.DataFrame({"pos": tpos, "v": tval}),
-            _bigram_tokens(bank, work.description[bank]),
-        ],
+        [pd.DataFrame({"pos": tpos, "v": tval}), _bigram_tokens(bank, work.description[bank])],
         ignore_index=True,
     ).drop_duplicates()
     hits = toks.merge(table[["key", "t"]], left_on="v", right_on="key")[["pos", "t"]]
-    hits = hits.drop_duplicates()
-    if not hits.empty:
-        keep = work.drop_blocked(
-            hits["pos"].to_numpy(np.int64),
-            np.maximum(table["line"].to_numpy(np.int64)[hits["t"].to_numpy()], 0),
-        ) | (table["line"].to_numpy()[hits["t"].to_numpy()] < 0)
-        hits = hits[keep]
-    dpos = hits.groupby("pos")["t"].transform("size")
-    dt_ = hits.groupby("t")["pos"].transform("size")
-    one = hits[(dpos == 1).to_numpy() & (dt_ == 1).to_numpy()]
-    chosen: list[pd.DataFrame] = []
-    if not one.empty:
-        t = table.iloc[one["t"].to_numpy()]
-        bpos = one["pos"].to_numpy(np.int64)
-        same_cur = work.cur_code[bpos] == t["cur"].to_numpy()
-        diff = work.amount[bpos] - t["expected"].to_numpy(np.int64)
-        allow = allowed_diff(t["expected"].to_numpy(np.int64), abs_tol, ppm)
-        ok = same_cur & (np.abs(diff) <= allow)
-        gdiff = work.amount[bpos] - t["gross"].to_numpy(np.int64)
-        ok_gross = same_cur & ~ok & (np.abs(gdiff) <= allow)
-        sel = ok | ok_gross
-        exact = ok & (diff == 0)
-        conf = np.where(exact, 100, np.where(ok, 90, 70))
-        chosen.append(
-            pd.DataFrame(
-                {
-                    "bank": bpos[sel],
-                    "t": one["t"].to_numpy()[sel],
-                    "strong": exact[sel],
-                    "confidence": conf[sel],
-                    "difference": np.where(ok, diff, gdiff)[sel],
-                    "basis": np.where(ok, "by payout id", "by payout id, gross amount")[sel],
-                }
-            )
-        )
-    # no id in the text: amount + date window against payouts not found by id
-    found_bank = set(hits["pos"].tolist())
-    found_t = set(hits["t"].tolist())
-    rest_bank = np.setdiff1d(bank, np.fromiter(found_bank, dtype=np.int64, count=len(found_bank)))
-    rest_t = table[~table["t"].isin(found_t)]
-    if len(rest_bank) and not rest_t.empty:
-        pairs = nearest_pairs(
-            lcur=rest_t["cur"].to_numpy(np.int64),
-            lamt=rest_t["expected"].to_numpy(np.int64),
-            lday=rest_t["day"].to_numpy(np.int64),
-            rcur=work.cur_code[rest_bank],
-            ramt=work.amount[rest_bank],
-            rday=work.day[rest_bank],
-            abs_tol=abs_tol,
-            ppm=ppm,
-            before=before,
-            after=after,
-        )
-        if not pairs.empty:
-            bpos = rest_bank[pairs["r"].to_numpy()]
-            tt = rest_t["t"].to_numpy()[pairs["l"].to_numpy()]
-            keep = work.drop_blocked(bpos, np.maximum(table["line"].to_numpy(np.int64)[tt], 0)) | (
-                table["line"].to_numpy()[tt] < 0
-            )
-            dd = pairs["dd"].to_numpy()
-            conf = 75 - 5 * np.abs(dd - 1) - np.where(pairs["ambiguous"].to_numpy(), 20, 0)
-            conf -= np.where(pairs["diff"].to_numpy() != 0, 10, 0)
-            chosen.append(
-                pd.DataFrame(
-                    {
-                        "bank": bpos[keep],
-                        "t": tt[keep],
-                        "strong": np.zeros(int(keep.sum()), dtype=bool),
-                        "confidence": conf[keep],
-                        "difference": pairs["diff"].to_numpy()[keep],
-                        "basis": "by amount and date",
-                    }
-                )
-            )
-    if not chosen:
-        return (0, 0, 0, 0)
-    c = pd.concat(chosen, ignore_index=True)
-    t = table.iloc[c["t"].to_numpy()].reset_index(drop=True)
-    g = c["bank"].to_numpy(np.int64)
-    notes = [
-        f"payout {ref}: {basis}; {n} line(s), expected {format_minor(int(e), work.currencies[cur])}"
-        for ref, basis, n, e, cur in zip(
-            t["ref"], c["basis"], t["n_lines"], t["expected"], t["cur"], strict=True
-        )
-    ]
-    groups = pd.DataFrame(
-        {
-            "g": g,
-            "status": status_of(c["strong"].to_numpy(bool), rule),
-            "confidence": c["confidence"].to_numpy(np.int64),
-            "difference": c["difference"].to_numpy(np.int64),
-            "currency": work.currencies[t["cur"].to_numpy(np.int64)],
-            "note": np.asarray(notes, dtype=object),
-        }
+    hits = hits.drop_duplicates().reset_index(drop=True)
+    if hits.empty:
+        return hits
+    line = table["line"].to_numpy(np.int64)[hits["t"].to_numpy()]
+    keep = work.drop_blocked(hits["pos"].to_numpy(np.int64), np.maximum(line, 0)) | (line < 0)
+    return hits[keep].reset_index(drop=True)
+
+
+def _one_to_one(
+    work: Work, table: pd.DataFrame, one: pd.DataFrame, abs_tol: int, ppm: int
+) -> Found:
+    """Bank line and payout that name only each other: amount, gross amount or FX."""
+    t = table.iloc[one["t"].to_numpy()]
+    bpos = one["pos"].to_numpy(np.int64)
+    expected = t["expected"].to_numpy(np.int64)
+    same_cur = work.cur_code[bpos] == t["cur"].to_numpy()
+    diff = work.amount[bpos] - expected
+    allow = allowed_diff(expected, abs_tol, ppm)
+    ok = same_cur & (np.abs(diff) <= allow)
+    gdiff = work.amount[bpos] - t["gross"].to_numpy(np.int64)
+    ok_gross = same_cur & ~ok & (np.abs(gdiff) <= allow)
+    pay_cur = work.currencies[t["cur"].to_numpy(np.int64)]
+    fx = (
+        ~same_cur
+        & (work.orig_currency[bpos] == pay_cur)
+        & (np.abs(work.orig_amount[bpos] - expected) <= allow)
+        & (np.sign(work.amount[bpos]) == np.sign(expected))
     )
-    # members: the bank line, the payout line, and the payout's other open non-charge lines
-    parts = [pd.DataFrame({"g": g, "pos": g, "amount": work.amount[g]})]
-    line = t["line"].to_numpy(np.int64)
-    has = line >= 0
-    parts.append(pd.DataFrame({"g": g[has], "pos": line[has], "amount": work.amount[line[has]]}))
+    sel = ok | ok_gross | fx
+    exact = (ok & (diff == 0)) | (fx & (work.orig_amount[bpos] == expected))
+    basis = np.where(
+        ok, "by payout id", np.where(fx, "by payout id, in another currency", "by gross amount")
+    )
+    g = bpos[sel]
+    return Found(
+        groups=pd.DataFrame(
+            {
+                "g": g,
+                "strong": exact[sel],
+                "confidence": np.where(exact, 100, np.where(ok | fx, 90, 70))[sel],
+                "basis": basis[sel],
+            }
+        ),
+        banks=pd.DataFrame({"g": g, "pos": g}),
+        payouts=pd.DataFrame({"g": g, "t": one["t"].to_numpy()[sel]}),
+    )
+
+
+def _by_amount(
+    work: Work, table: pd.DataFrame, bank: np.ndarray, rule: RuleSpec, abs_tol: int, ppm: int
+) -> Found:
+    """No id: one bank line <-> one payout by amount and date."""
+    before, after = int(rule.get("days_before", 1)), int(rule.get("days_after", 5))
+    if len(bank) == 0 or table.empty:
+        return Found.empty()
+    pairs = nearest_pairs(
+        lcur=table["cur"].to_numpy(np.int64),
+        lamt=table["expected"].to_numpy(np.int64),
+        lday=table["day"].to_numpy(np.int64),
+        rcur=work.cur_code[bank],
+        ramt=work.amount[bank],
+        rday=work.day[bank],
+        abs_tol=abs_tol,
+        ppm=ppm,
+        before=before,
+        after=after,
+    )
+    if pairs.empty:
+        return Found.empty()
+    bpos = bank[pairs["r"].to_numpy()]
+    tt = table["t"].to_numpy()[pairs["l"].to_numpy()]
+    line = table["line"].to_numpy(np.int64)[pairs["l"].to_numpy()]
+    keep = work.drop_blocked(bpos, np.maximum(line, 0)) | (line < 0)
+    dd = pairs["dd"].to_numpy()
+    conf = 75 - 5 * np.abs(dd - 1) - np.where(pairs["ambiguous"].to_numpy(), 20, 0)
+    conf -= np.where(pairs["diff"].to_numpy() != 0, 10, 0)
+    g = bpos[keep]
+    return Found(
+        groups=pd.DataFrame(
+            {
+                "g": g,
+                "strong": np.zeros(len(g), dtype=bool),
+                "confidence": conf[keep],
+                "basis": "by amount and date",
+            }
+        ),
+        banks=pd.DataFrame({"g": g, "pos": g}),
+        payouts=pd.DataFrame({"g": g, "t": tt[keep]}),
+    )
+
+
+def _rate(bank: int, orig: int) -> str:
+    if orig == 0:
+        return "?"
+    return str((Decimal(bank) / Decimal(orig)).quantize(Decimal("0.0001")))
+
+
+def _notes(work: Work, table: pd.DataFrame, found: Found) -> pd.DataFrame:
+    """Per group: currency, difference (bank - expected) and the note that explains it."""
+    pay = found.payouts.merge(table[["t", "ref", "expected", "n_lines", "cur"]], on="t")
+    pay = pay.sort_values(["g", "t"], kind="stable")
+    ptot = pay.groupby("g").agg(
+        expected=("expected", "sum"),
+        n_lines=("n_lines", "sum"),
+        cur=("cur", "first"),
+        refs=("ref", lambda s: " + ".join(map(str, s))),
+        parts=("expected", list),
+    )
+    banks = found.banks.assign(
+        amount=work.amount[found.banks["pos"].to_numpy(np.int64)],
+        orig=work.orig_amount[found.banks["pos"].to_numpy(np.int64)],
+        bcur=work.cur_code[found.banks["pos"].to_numpy(np.int64)],
+    )
+    btot = banks.groupby("g").agg(
+        bank=("amount", "sum"), orig=("orig", "sum"), bcur=("bcur", "first"), nb=("pos", "size")
+    )
+    g = found.groups.set_index("g").join(ptot).join(btot)
+    currencies = work.currencies
+    notes, diffs, curs = [], [], []
+    for row in g.itertuples():
+        pc, bc = currencies[int(row.cur)], currencies[int(row.bcur)]
+        bank, expected = int(row.bank), int(row.expected)
+        head = f"payout {row.refs}: {row.basis}; {int(row.n_lines)} line(s)"
+        if pc != bc:
+            diff = int(row.orig) - expected
+            note = (
+                f"{head}; bank {format_minor(bank, bc)} {bc} = payout net "
+                f"{format_minor(expected, pc)} {pc} at FX {_rate(bank, int(row.orig))}"
+            )
+            cur = pc
+        else:
+            diff = bank - expected
+            parts = " + ".join(format_minor(int(x), pc) for x in row.parts)
+            net = f"payout net {format_minor(expected, pc)}"
+            if len(row.parts) > 1:
+                net += f" ({parts})"
+            if int(row.nb) > 1:
+                head += f"; {int(row.nb)} bank lines"
+            note = f"{head}; bank {format_minor(bank, pc)} = {net}"
+            if diff:
+                note += f", {format_minor(diff, pc)} unexplained difference (bank charge?)"
+            cur = pc
+        notes.append(note)
+        diffs.append(diff)
+        curs.append(cur)
+    return pd.DataFrame(
+        {"g": g.index.to_numpy(), "note": notes, "difference": diffs, "currency": curs}
+    )
+
+
+def payout(work: Work, rule: RuleSpec, payouts: pd.DataFrame | None = None) -> Counts:
+    """Bank lines <-> payouts (see the module docstring)."""
+    abs_tol, ppm = rule.tolerance()
+    table = payout_table(work, payouts)
+    bank = np.flatnonzero((work.side == SIDE_CODES["bank"]) & ~work.taken & (work.amount != 0))
+    if table.empty or len(bank) == 0:
+        return (0, 0, 0, 0)
+    hits = _id_hits(work, bank, table)
+    found: list[Found] = []
+    if not hits.empty:
+        dpos = hits.groupby("pos")["t"].transform("size").to_numpy()
+        dt_ = hits.groupby("t")["pos"].transform("size").to_numpy()
+        found.append(_one_to_one(work, table, hits[(dpos == 1) & (dt_ == 1)], abs_tol, ppm))
+        found.append(id_groups(work, table, hits, dpos, dt_, abs_tol, ppm))
+    named_bank = np.unique(hits["pos"].to_numpy(np.int64)) if not hits.empty else []
+    named_t = set(hits["t"].tolist()) if not hits.empty else set()
+    rest_bank = np.setdiff1d(bank, named_bank)
+    rest_t = table[~table["t"].isin(named_t)]
+    one = _by_amount(work, rest_t, rest_bank, rule, abs_tol, ppm)
+    found.append(one)
+    rest_bank = np.setdiff1d(rest_bank, one.banks["pos"].to_numpy(np.int64))
+    rest_t = rest_t[~rest_t["t"].isin(one.payouts["t"])]
+    found.append(sum_groups(work, rest_t, rest_bank, rule))
+    chosen = Found.concat(found)
+    if chosen.groups.empty:
+        return (0, 0, 0, 0)
+    explained = _notes(work, table, chosen)
+    groups = chosen.groups.merge(explained, on="g")
+    groups["status"] = status_of(groups["strong"].to_numpy(bool), rule)
+    # members: bank line(s), open payout line(s), the payouts' other open non-charge lines
+    parts = [chosen.banks.assign(amount=work.amount[chosen.banks["pos"].to_numpy(np.int64)])]
+    pl = chosen.payouts.merge(table[["t", "line", "src", "ref"]], on="t")
+    has = pl["line"].to_numpy(np.int64) >= 0
+    lines = pl["line"].to_numpy(np.int64)[has]
+    parts.append(pd.DataFrame({"g": pl["g"].to_numpy()[has], "pos": lines}))
+    parts[-1]["amount"] = work.amount[lines]
     other = np.flatnonzero(
         (work.side == SIDE_CODES["psp"])
         & ~work.taken
@@ -224,18 +280,13 @@ def payout(work: Work, rule: RuleSpec, db_totals: pd.DataFrame | None = None) ->
         & (work.payout_ref != "")
     )
     if len(other):
-        ref_to_g = pd.Series(g, index=t["ref"].to_numpy())
-        ref_to_g = ref_to_g[~ref_to_g.index.duplicated()]
-        og = pd.Series(work.payout_ref[other]).map(ref_to_g)
-        sel = og.notna().to_numpy()
-        parts.append(
-            pd.DataFrame(
-                {
-                    "g": og[sel].to_numpy(np.int64),
-                    "pos": other[sel],
-                    "amount": work.net[other[sel]],
-                }
-            )
+        key = pd.DataFrame({"src": work.source_id[other], "ref": work.payout_ref[other]})
+        key["pos"] = other
+        swept = key.merge(
+            pl[["g", "src", "ref"]].drop_duplicates(["src", "ref"]), on=["src", "ref"]
         )
+        swept["amount"] = work.net[swept["pos"].to_numpy(np.int64)]
+        parts.append(swept[["g", "pos", "amount"]])
     members = pd.concat(parts, ignore_index=True)
-    return work.propose(rule.name, groups, members)
+    links = pl[["g", "src", "ref"]]
+    return work.propose(rule.name, groups, members, links=links)
