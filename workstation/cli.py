@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "evidence",
     "chart",
     "roundtrip",
+    "trail",
 )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ...errors import UserError
 from ...models import Dispute, DisputeEvent, Evidence, Record, User
 from ...money import format_minor
+from ..settlement.trail import dispute_order_id
 from .accept_or_fight import Hint, accept_or_fight
 from .ce3 import CE3Result, ce3_eligibility
 from .checklist import Checklist, checklist
@@ -164,7 +165,8 @@ def case_view(session: Session, dispute_id: int, *, now: dt.datetime | None = No
     table = ReasonTable(session)
     reason = table.lookup(d.network, d.reason_code)
     charge = session.get(Record, d.charge_record_id) if d.charge_record_id else None
-    order = session.get(Record, d.order_record_id) if d.order_record_id else None
+    order_id = dispute_order_id(session, d.order_record_id, d.charge_record_id)
+    order = session.get(Record, order_id) if order_id else None
     customer: dict[str, str] = {}
     for rec in (charge, order):
         if rec is not None:

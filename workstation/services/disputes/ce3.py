@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ...errors import UserError
 from ...models import Dispute, DisputeLink, Record, RecordRaw, RecordReference
 from ..common.reference_tokens import normalise
+from ..settlement.trail import dispute_order_id
 from .customer import customer_details
 
 CE3_WINDOW = (120, 365)  # days before the disputed transaction
@@ -59,7 +60,10 @@ class CE3Result:
 
 
 def _base_record(session: Session, d: Dispute) -> Record | None:
-    for rid in (d.order_record_id, d.charge_record_id):
+    for rid in (
+        dispute_order_id(session, d.order_record_id, d.charge_record_id),
+        d.charge_record_id,
+    ):
         if rid is not None:
             rec = session.get(Record, rid)
             if rec is not None:

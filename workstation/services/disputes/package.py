@@ -35,6 +35,7 @@ from ...money import format_minor
 from ...paths import resources_dir
 from ..common import audit
 from ..common.card_numbers import mask_text
+from ..settlement.trail import dispute_order_id
 from .checklist import checklist
 from .customer import customer_details
 from .evidence_content import TEXT_TYPES, XLSX, masked_original, text_of
@@ -121,7 +122,8 @@ def build_package_data(
     now = now or utcnow()
     reason = ReasonTable(session).lookup(d.network, d.reason_code)
     charge = session.get(Record, d.charge_record_id) if d.charge_record_id else None
-    order = session.get(Record, d.order_record_id) if d.order_record_id else None
+    order_id = dispute_order_id(session, d.order_record_id, d.charge_record_id)
+    order = session.get(Record, order_id) if order_id else None
     labels = evidence_kinds()
     items: list[PackageItem] = []
     rows = session.scalars(

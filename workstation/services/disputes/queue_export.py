@@ -13,6 +13,7 @@ from ...exporters.table import Column, write_table
 from ...importers.base import Progress
 from ...models import Dispute, Evidence, Record, utcnow
 from ...money import from_minor
+from ..settlement.trail import order_of_charge_sql
 from .queue_query import QueueFilters, filter_conditions
 
 EXPORT_COLUMNS = (
@@ -40,12 +41,14 @@ def export_disputes(
     """Write the (filtered) cases to CSV or XLSX by suffix; returns rows written.
 
     `charge_external_id` / `order_external_id` are the linked records' ids, else the references
-    the PSP gave. Amounts are exact decimals in the case's currency.
+    the PSP gave; without a linked order, the order the charge is matched to (the money
+    trail). Amounts are exact decimals in the case's currency.
     """
     now = utcnow()
     conds = filter_conditions(session, filters or QueueFilters(), now)
     charge = aliased(Record)
     order = aliased(Record)
+    trail_order = order_of_charge_sql(Dispute.charge_record_id)
     counts = (
         select(Evidence.dispute_id.label("did"), func.count().label("n"))
         .group_by(Evidence.dispute_id)
@@ -66,7 +69,7 @@ def export_disputes(
             func.coalesce(counts.c.n, 0),
         )
         .outerjoin(charge, charge.id == Dispute.charge_record_id)
-        .outerjoin(order, order.id == Dispute.order_record_id)
+        .outerjoin(order, order.id == func.coalesce(Dispute.order_record_id, trail_order))
         .outerjoin(counts, counts.c.did == Dispute.id)
         .where(*conds)
         .order_by(Dispute.id)

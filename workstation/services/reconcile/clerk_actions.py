@@ -34,6 +34,7 @@ from .match_records import (
     member_ids,
     recompute_difference,
     refresh_states,
+    set_level,
     set_status,
 )
 
@@ -122,6 +123,7 @@ def _confirmed_match(
     session.flush()
     for ln, amount in members:
         session.add(MatchMember(match_id=m.id, record_id=ln.id, side=ln.side, amount_minor=amount))
+    set_level(session, m)
     return m
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from ...exporters.table import Column, write_table
@@ -33,7 +34,10 @@ MATCH_COLUMNS = (
     Column("status", width=10),
     Column("rule", width=26),
     Column("confidence", "int", width=11),
+    Column("level", "int", width=7),
+    Column("member", width=8),
     *RECORD_COLUMNS,
+    Column("payout_id", width=30),
 )
 UNMATCHED_COLUMNS = (
     Column("record_id", "int", width=10),
@@ -45,20 +49,30 @@ UNMATCHED_COLUMNS = (
 def match_rows(
     session: Session, filters: table_queries.MatchFilters | None = None, page_size: int = 2000
 ) -> Iterator[list[Any]]:
-    """One row per match member, matches in id order."""
+    """One row per match member, matches in id order; a level-2 (payout <-> bank) match also
+    has one row per payout it settles (member "payout": its PSP account, payout id, date and
+    expected bank amount), so a bank credit names the payouts it settled."""
     filters = filters or table_queries.MatchFilters()
     for page in table_queries.iter_pages(session, filters, table_queries.Sort("id"), page_size):
-        members = table_queries.match_members(session, [r["id"] for r in page])
+        ids = [int(r["id"]) for r in page]
+        members = table_queries.match_members(session, ids)
         refs = table_queries.references_of(
             session, [m["record_id"] for ms in members.values() for m in ms]
         )
+        levels, payouts = _levels_and_payouts(session, ids)
         for match in page:
-            for m in members.get(int(match["id"]), []):
+            mid = int(match["id"])
+            head = [
+                mid,
+                match["status"],
+                match["rule"],
+                int(match["confidence"]),
+                levels.get(mid, 1),
+            ]
+            for m in members.get(mid, []):
                 yield [
-                    int(match["id"]),
-                    match["status"],
-                    match["rule"],
-                    int(match["confidence"]),
+                    *head,
+                    "line",
                     m["source_kind"],
                     m["source"],
                     m["external_id"],
@@ -66,7 +80,50 @@ def match_rows(
                     table_queries.as_date(m["booked_on"]),
                     from_minor(int(m["amount_minor"]), m["currency"]),
                     m["currency"],
+                    m["payout_ref"],
                 ]
+            for p in payouts.get(mid, []):
+                yield [
+                    *head,
+                    "payout",
+                    "psp",
+                    p[1],
+                    p[0],
+                    "",
+                    table_queries.as_date(p[2]),
+                    from_minor(int(p[3]), p[4]),
+                    p[4],
+                    p[0],
+                ]
+
+
+def _levels_and_payouts(
+    session: Session, match_ids: list[int]
+) -> tuple[dict[int, int], dict[int, list[tuple[Any, ...]]]]:
+    """Level of each match, and the payouts (ref, account, paid_on, amount, currency) of each."""
+    if not match_ids:
+        return {}, {}
+    ids = bindparam("ids", expanding=True)
+    levels = {
+        int(a): int(b)
+        for a, b in session.execute(
+            text("SELECT id, level FROM matches WHERE id IN :ids").bindparams(ids),
+            {"ids": match_ids},
+        ).all()
+    }
+    payouts: dict[int, list[tuple[Any, ...]]] = {}
+    rows = session.execute(
+        text(
+            "SELECT mp.match_id, p.payout_ref, s.name, p.paid_on, mp.amount_minor, p.currency"
+            " FROM match_payouts mp JOIN payouts p ON p.id = mp.payout_id"
+            " JOIN sources s ON s.id = p.source_id WHERE mp.match_id IN :ids"
+            " ORDER BY mp.match_id, p.paid_on, p.id"
+        ).bindparams(ids),
+        {"ids": match_ids},
+    ).all()
+    for r in rows:
+        payouts.setdefault(int(r[0]), []).append(tuple(r[1:]))
+    return levels, payouts
 
 
 def unmatched_rows(

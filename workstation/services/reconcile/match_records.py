@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from ...errors import UserError
-from ...models import Match, MatchMember, MatchPayout, Record, Source
+from ...models import Match, MatchMember, MatchPayout, Payout, Record, Source
 from . import cases
 from .working_set import SIDE_CODES, SIDE_OF_SOURCE_KIND, TRANSFER_KINDS
 
@@ -178,3 +178,49 @@ def recompute_difference(session: Session, m: Match) -> None:
     diff, currency, _ = difference(lines_of(session, ids))
     m.difference_minor = diff
     m.currency = currency
+    set_level(session, m)
+
+
+def set_level(session: Session, m: Match) -> None:
+    """Level from the members (2: a bank line with PSP lines), and, at level 2, the payouts the
+    PSP members belong to in `match_payouts`."""
+    session.flush()
+    rows = session.execute(
+        select(Source.kind, Record.source_id, Record.payout_ref)
+        .join(Record, Record.source_id == Source.id)
+        .join(MatchMember, MatchMember.record_id == Record.id)
+        .where(MatchMember.match_id == m.id)
+    ).all()
+    kinds = {k for k, _s, _r in rows}
+    level = 2 if {"bank", "psp"} <= kinds else 1
+    if m.level != level:
+        m.level = level
+        session.execute(
+            update(MatchMember)
+            .where(MatchMember.match_id == m.id)
+            .values(level=level)
+            .execution_options(synchronize_session=False)
+        )
+        for member in m.members if "members" in m.__dict__ else ():
+            session.expire(member, ["level"])
+    linked = set(session.scalars(select(MatchPayout.payout_id).where(MatchPayout.match_id == m.id)))
+    wanted: dict[int, int] = {}
+    if level == 2:
+        keys = {(s, r) for k, s, r in rows if k == "psp" and r}
+        for s_id, ref in sorted(keys):
+            for p in session.scalars(
+                select(Payout).where(Payout.source_id == s_id, Payout.payout_ref == ref)
+            ):
+                wanted[p.id] = p.expected_bank_minor
+    gone = linked - set(wanted)
+    if gone:
+        session.execute(
+            delete(MatchPayout).where(MatchPayout.match_id == m.id, MatchPayout.payout_id.in_(gone))
+        )
+    for pid in sorted(set(wanted) - linked):
+        session.add(
+            MatchPayout(
+                match_id=m.id, payout_id=pid, amount_minor=wanted[pid], live=m.status in LIVE
+            )
+        )
+    session.flush()
