@@ -98,6 +98,8 @@ def test_export_matches_and_unmatched(tmp_path: Path, capsys: pytest.CaptureFixt
         "status",
         "rule",
         "confidence",
+        "level",
+        "member",
         "source_kind",
         "source",
         "external_id",
@@ -105,9 +107,11 @@ def test_export_matches_and_unmatched(tmp_path: Path, capsys: pytest.CaptureFixt
         "date",
         "amount",
         "currency",
+        "payout_id",
     ]
     k1 = next(r for r in rows if r["external_id"] == "txn_K1")
     assert k1["status"] == "auto" and k1["references"] == "CHKKKK1111;ORD6000001;TXNK1"
+    assert k1["level"] == "1" and k1["member"] == "line"
     assert k1["amount"] == "19.99" and k1["date"] == "2026-10-01"
     xlsx = tmp_path / "unmatched.xlsx"
     assert main(["--db", url, "export", "unmatched", "--out", str(xlsx)]) == 0

@@ -368,9 +368,29 @@ class _Builder:
         elif node.kind not in ("payout",) and node.status != "ignored":
             self.trail.notes.append(f"{node.kind} {node.label} is not in a payout yet")
 
+    def carried_to(self, payout_id: int) -> int | None:
+        """The payout a carried-forward batch's balance went to (the balance transfer line of
+        the opposite amount in a later batch of the same PSP account)."""
+        rows = self._q(
+            "SELECT p2.id FROM records t JOIN payouts p ON p.source_id = t.source_id"
+            " AND p.payout_ref = t.payout_ref AND p.currency = t.currency"
+            " JOIN records t2 ON t2.source_id = t.source_id AND t2.kind = 'transfer'"
+            " AND t2.amount_minor = -t.amount_minor AND t2.payout_ref <> t.payout_ref"
+            " AND t2.booked_on >= t.booked_on"
+            " JOIN payouts p2 ON p2.source_id = t2.source_id AND p2.payout_ref = t2.payout_ref"
+            " AND p2.currency = t2.currency"
+            " WHERE p.id = :p AND t.kind = 'transfer' AND t.amount_minor < 0"
+            " ORDER BY t2.booked_on, p2.id",
+            p=payout_id,
+        )
+        return int(rows[0][0]) if rows else None
+
     def _expand_payout(self, node: TrailNode, parent_type: str | None, depth: int) -> None:
         match_id, banks = self.level2_of_payout(node.id)
-        if parent_type != "bank":
+        carried = self.carried_to(node.id) if node.status == "carried_forward" else None
+        if carried is not None and parent_type != "bank":
+            self._children(node, self.payouts([carried]), "carried forward to", None, depth)
+        elif parent_type != "bank":
             if banks:
                 self._children(node, self.records(banks), "paid to bank", match_id, depth)
             elif node.status == "in_transit":
