@@ -198,6 +198,30 @@ def _balance_checks(
     return checks
 
 
+def _withdrawal_of(
+    txn: pd.Series, kind: pd.Series, cur: pd.Series, occurred: pd.Series, related: pd.Series
+) -> pd.Series:
+    """The withdrawal (payout) each line's money left PayPal with: the next withdrawal in time
+    in its currency (PayPal sweeps the balance built up since the last one); a line that names a
+    withdrawal in the same currency (its currency conversion) belongs to that one; lines after
+    the last withdrawal are still on the balance (None)."""
+    is_payout = (kind == "payout").fillna(False).to_numpy(dtype=bool)
+    out = pd.Series(txn.where(pd.Series(is_payout, index=txn.index)), dtype=object)
+    if not is_payout.any():
+        return out.astype(STRING)
+    frame = pd.DataFrame(
+        {"cur": cur.astype(object), "at": occurred, "pos": np.arange(len(txn)), "ref": out}
+    )
+    frame = frame.sort_values(["cur", "at", "pos"], kind="stable")
+    frame["ref"] = frame.groupby("cur", sort=False)["ref"].bfill()
+    swept = frame.sort_values("pos")["ref"].to_numpy(dtype=object)
+    payout_cur = dict(zip(txn[is_payout].tolist(), cur[is_payout].tolist(), strict=True))
+    same = related.map(payout_cur).astype(object) == cur.astype(object)
+    named = related.astype(object).where(same.fillna(False)).to_numpy(dtype=object)
+    result = np.where(pd.isna(named), swept, named)
+    return pd.Series(result, index=txn.index, dtype=object).astype(STRING)
+
+
 def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseResult:
     """Parse a PayPal activity or statement CSV."""
     table_importer.report(progress, 0, 3, "Reading PayPal file")
@@ -306,7 +330,7 @@ def parse(path: Path, data: bytes, progress: Progress | None = None) -> ParseRes
         "kind": kind,
         "counterparty": counterparty,
         "description": description.astype(STRING),
-        "payout_ref": txn.where(kind == "payout"),
+        "payout_ref": _withdrawal_of(txn, kind, cur, occurred, table.col(_find(table, "ref"))),
         "raw": table.raw(),
         "ref_related": table.col(_find(table, "ref")),
         "ref_order": table.col(_find(table, "invoice")),
