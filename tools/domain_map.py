@@ -25,6 +25,7 @@ ROOMS = {
     "workstation.services.imports": "services.imports",
     "workstation.services.reconcile": "services.reconcile",
     "workstation.services.disputes": "services.disputes",
+    "workstation.services.settlement": "services.settlement",
     "workstation.services.analytics": "services.analytics",
     "workstation.services.roundtrip": "services.roundtrip",
     "workstation.services.demo": "services.demo",

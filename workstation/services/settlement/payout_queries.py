@@ -107,8 +107,13 @@ class PayoutRow:
     def explanation(self) -> str:
         """Why the bank amount is what it is, or what is still missing."""
         c = self.currency
-        parts = [f"{label} {format_minor(v, c)}" for label, v in self.components.items() if v]
-        head = " + ".join(parts) if parts else "no lines"
+        head = ""
+        for label, v in ((k, v) for k, v in self.components.items() if v):
+            if not head:
+                head = f"{label} {format_minor(v, c)}"
+            else:
+                head += f" {'+' if v > 0 else '−'} {label} {format_minor(abs(v), c)}"
+        head = head or "no lines"
         text_ = f"{head} = net {format_minor(self.net_minor, c)} {c}"
         if self.payout_minor is not None and self.payout_minor != self.net_minor:
             text_ += f"; PSP paid out {format_minor(self.payout_minor, c)}"
