@@ -8,6 +8,7 @@ payouts), imported from real-format files through the import service.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from workstation.db import Database
 from workstation.errors import UserError
 from workstation.models import Dispute, Record
 from workstation.services.demo.merchant_month import load_demo
+from workstation.services.disputes.queue_export import export_disputes
 from workstation.services.imports.file_import import import_file, undo_batch
 from workstation.services.reconcile import engine
 from workstation.services.settlement import payout_build
@@ -160,6 +162,11 @@ def test_month_every_dispute_names_its_order(month: tuple[Database, MonthTruth])
             assert s.get(Record, order_id).external_id == truth.disputes[d.psp_dispute_id]
         # one of them is named only through its charge's match (payment intent in the order file)
         assert any(d.order_record_id is None for d in disputes)
+        out = truth.folder / "disputes_export.csv"
+        export_disputes(s, out, None)
+    with out.open(encoding="utf-8-sig") as fh:
+        rows = {r["dispute_id"]: r["order_external_id"] for r in csv.DictReader(fh)}
+    assert rows == truth.disputes
 
 
 def test_trail_from_a_bank_credit_and_a_dispute(month: tuple[Database, MonthTruth]) -> None:
