@@ -165,8 +165,8 @@ def case_view(session: Session, dispute_id: int, *, now: dt.datetime | None = No
     table = ReasonTable(session)
     reason = table.lookup(d.network, d.reason_code)
     charge = session.get(Record, d.charge_record_id) if d.charge_record_id else None
-    order_id = dispute_order_id(session, d.order_record_id, d.charge_record_id)
-    order = session.get(Record, order_id) if order_id else None
+    order_rid = dispute_order_id(session, d.order_record_id, d.charge_record_id)
+    order = session.get(Record, order_rid) if order_rid else None
     customer: dict[str, str] = {}
     for rec in (charge, order):
         if rec is not None:

@@ -122,8 +122,8 @@ def build_package_data(
     now = now or utcnow()
     reason = ReasonTable(session).lookup(d.network, d.reason_code)
     charge = session.get(Record, d.charge_record_id) if d.charge_record_id else None
-    order_id = dispute_order_id(session, d.order_record_id, d.charge_record_id)
-    order = session.get(Record, order_id) if order_id else None
+    order_rid = dispute_order_id(session, d.order_record_id, d.charge_record_id)
+    order = session.get(Record, order_rid) if order_rid else None
     labels = evidence_kinds()
     items: list[PackageItem] = []
     rows = session.scalars(

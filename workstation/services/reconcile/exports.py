@@ -103,11 +103,11 @@ def _levels_and_payouts(
     """Level of each match, and the payouts (ref, account, paid_on, amount, currency) of each."""
     if not match_ids:
         return {}, {}
-    ids = bindparam("ids", expanding=True)
+    expand: Any = bindparam("ids", expanding=True)
     levels = {
         int(a): int(b)
         for a, b in session.execute(
-            text("SELECT id, level FROM matches WHERE id IN :ids").bindparams(ids),
+            text("SELECT id, level FROM matches WHERE id IN :ids").bindparams(expand),
             {"ids": match_ids},
         ).all()
     }
@@ -118,7 +118,7 @@ def _levels_and_payouts(
             " FROM match_payouts mp JOIN payouts p ON p.id = mp.payout_id"
             " JOIN sources s ON s.id = p.source_id WHERE mp.match_id IN :ids"
             " ORDER BY mp.match_id, p.paid_on, p.id"
-        ).bindparams(ids),
+        ).bindparams(expand),
         {"ids": match_ids},
     ).all()
     for r in rows:

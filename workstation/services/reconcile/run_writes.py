@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -151,7 +152,7 @@ def write_payout_links(
     if keys.empty:
         return
     refs = sorted(set(keys["payout_ref"].astype(str)))
-    found = []
+    found: list[Any] = []
     for lo in range(0, len(refs), 500):
         found.extend(
             session.execute(

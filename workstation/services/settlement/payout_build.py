@@ -215,13 +215,13 @@ def refresh_payouts(session: Session, refs: Iterable[str]) -> RefreshCount:
         sets = ", ".join(f"{c} = :{c}" for c in (*_COLUMNS, "updated_at"))
         session.execute(text(f"UPDATE payouts SET {sets} WHERE id = :pid"), updates)
     if gone:
-        ids = bindparam("ids", expanding=True)
+        expand: Any = bindparam("ids", expanding=True)
         for lo in range(0, len(gone), _CHUNK):
             part = {"ids": gone[lo : lo + _CHUNK]}
             session.execute(
-                text("DELETE FROM match_payouts WHERE payout_id IN :ids").bindparams(ids), part
+                text("DELETE FROM match_payouts WHERE payout_id IN :ids").bindparams(expand), part
             )
-            session.execute(text("DELETE FROM payouts WHERE id IN :ids").bindparams(ids), part)
+            session.execute(text("DELETE FROM payouts WHERE id IN :ids").bindparams(expand), part)
     count.added, count.updated, count.removed = len(inserts), len(updates), len(gone)
     return count
 

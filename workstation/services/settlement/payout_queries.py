@@ -189,7 +189,8 @@ def list_payouts(session: Session, filters: PayoutFilter | None = None) -> list[
     """Payouts the filters select, newest payout date first (a year of daily payouts of three
     PSPs is about a thousand rows: read whole; their lines are paged, see `payout_lines`)."""
     f = filters or PayoutFilter()
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if f.psp:
         where.append("p.psp = :psp")
         params["psp"] = f.psp

@@ -250,7 +250,7 @@ def payout(work: Work, rule: RuleSpec, payouts: pd.DataFrame | None = None) -> C
         dt_ = hits.groupby("t")["pos"].transform("size").to_numpy()
         found.append(_one_to_one(work, table, hits[(dpos == 1) & (dt_ == 1)], abs_tol, ppm))
         found.append(id_groups(work, table, hits, dpos, dt_, abs_tol, ppm))
-    named_bank = np.unique(hits["pos"].to_numpy(np.int64)) if not hits.empty else []
+    named_bank = np.unique(hits["pos"].to_numpy(np.int64))
     named_t = set(hits["t"].tolist()) if not hits.empty else set()
     rest_bank = np.setdiff1d(bank, named_bank)
     rest_t = table[~table["t"].isin(named_t)]
