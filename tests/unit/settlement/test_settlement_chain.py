@@ -213,9 +213,9 @@ def test_demo_payouts_trails_and_disputes(demo: Database) -> None:
         assert matched_charge >= 10
 
 
-def test_payouts_follow_imports_and_their_undo(tmp_path: Path) -> None:
+def test_payouts_follow_imports_and_their_undo(tmp_path: Path, any_db: Database) -> None:
     truth = write_month(tmp_path / "files")
-    db = Database(f"sqlite:///{tmp_path / 'ws.db'}")
+    db = any_db
     with db.session() as s:
         rep = import_file(s, truth.paths["adyen_141"], actor="tester")
         s.commit()
@@ -240,4 +240,6 @@ def test_payouts_follow_imports_and_their_undo(tmp_path: Path) -> None:
         assert pq.get_payout(s, pq.find_payouts(s, "batch-141")[0]).status == "paid"
         with pytest.raises(UserError, match="matched"):
             undo_batch(s, rep.batch_id, actor="tester")
-    db.dispose()
+        rows = pq.list_payouts(s, pq.PayoutFilter(status="paid", search="batch-14"))
+        assert [r.payout_ref for r in rows] == ["batch-141"]
+        assert tr.trail(s, "batch-141").reaches_bank
