@@ -118,3 +118,26 @@ def test_the_database_keeps_one_live_match_per_level(any_db: Database) -> None:
         with any_db.session() as s, pytest.raises(IntegrityError):
             s.execute(sql, params)
             s.flush()
+
+
+def test_an_unmatched_payout_is_open_again_and_not_proposed_again(tmp_path: Path) -> None:
+    from workstation.services.reconcile.clerk_actions import unmatch
+
+    truth = write_month(tmp_path / "files")
+    db = Database(f"sqlite:///{tmp_path / 'ws.db'}")
+    _import(db, list(truth.paths.values()))
+    with db.session() as s:
+        engine.run(s, actor="tester", today=TODAY)
+    ref = truth.shared_bank_credit[0]
+    with db.session() as s:
+        row = pq.get_payout(s, pq.find_payouts(s, ref)[0])
+        assert row.status == "paid" and row.match_id is not None
+        unmatch(s, row.match_id, actor="tester")
+        s.commit()
+    with db.session() as s:
+        row = pq.get_payout(s, row.id)
+        assert row.status == "in_transit" and row.match_id is None
+        engine.run(s, actor="tester", today=TODAY)
+    with db.sessions() as s:
+        assert pq.get_payout(s, row.id).status == "in_transit"  # the clerk's no stands
+    db.dispose()

@@ -208,4 +208,14 @@ def load_open_payouts(session: Session) -> tuple[pd.DataFrame, set[tuple[int, st
     for c in ("pid", "src", "expected", "gross", "n_lines", "line_id"):
         frame[c] = frame[c].astype(np.int64)
     frame["ref"] = frame["ref"].astype(object)
+    # bank line x payout pairs a clerk rejected (or unmatched): never proposed again
+    blocked = session.execute(
+        text(
+            "SELECT DISTINCT mm.record_id, mp.payout_id FROM matches m"
+            " JOIN match_payouts mp ON mp.match_id = m.id"
+            " JOIN match_members mm ON mm.match_id = m.id AND mm.side = 'bank'"
+            " WHERE m.status = 'rejected'"
+        )
+    ).all()
+    frame.attrs["blocked"] = {(int(a), int(b)) for a, b in blocked}
     return frame, settled

@@ -236,6 +236,27 @@ def _notes(work: Work, table: pd.DataFrame, found: Found) -> pd.DataFrame:
     )
 
 
+def _unblocked(
+    work: Work, table: pd.DataFrame, found: Found, payouts: pd.DataFrame | None
+) -> Found:
+    """Without the groups pairing a bank line with a payout a clerk rejected them with."""
+    blocked = payouts.attrs.get("blocked") if payouts is not None else None
+    if not blocked or found.groups.empty:
+        return found
+    pairs = found.banks.merge(found.payouts, on="g").merge(table[["t", "pid"]], on="t")
+    ids = work.ids[pairs["pos"].to_numpy(np.int64)]
+    bad = [(int(b), int(p)) in blocked for b, p in zip(ids, pairs["pid"].to_numpy(), strict=True)]
+    drop = set(pairs["g"].to_numpy()[np.asarray(bad, dtype=bool)].tolist())
+    work.dropped_blocked += len(drop)
+    if not drop:
+        return found
+    return Found(
+        found.groups[~found.groups["g"].isin(drop)],
+        found.banks[~found.banks["g"].isin(drop)],
+        found.payouts[~found.payouts["g"].isin(drop)],
+    )
+
+
 def payout(work: Work, rule: RuleSpec, payouts: pd.DataFrame | None = None) -> Counts:
     """Bank lines <-> payouts (see the module docstring)."""
     abs_tol, ppm = rule.tolerance()
@@ -259,7 +280,7 @@ def payout(work: Work, rule: RuleSpec, payouts: pd.DataFrame | None = None) -> C
     rest_bank = np.setdiff1d(rest_bank, one.banks["pos"].to_numpy(np.int64))
     rest_t = rest_t[~rest_t["t"].isin(one.payouts["t"])]
     found.append(sum_groups(work, rest_t, rest_bank, rule))
-    chosen = Found.concat(found)
+    chosen = _unblocked(work, table, Found.concat(found), payouts)
     if chosen.groups.empty:
         return (0, 0, 0, 0)
     explained = _notes(work, table, chosen)

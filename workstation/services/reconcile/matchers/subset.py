@@ -159,6 +159,9 @@ def _subset_search(
     many["rank"] = many["g"].map(rank).to_numpy()
     owner = many.groupby("pos")["rank"].transform("min")
     bad = set(many.loc[owner.to_numpy() != many["rank"].to_numpy(), "g"].tolist())
+    # a subset holding a line a clerk rejected with the target is not proposed again
+    ok = work.drop_blocked(many["g"].to_numpy(np.int64), many["pos"].to_numpy(np.int64))
+    bad |= set(many.loc[~ok, "g"].tolist())
     frame = frame[~frame["g"].isin(bad)]
     many = many[~many["g"].isin(bad)]
     if frame.empty:
