@@ -16,16 +16,18 @@ EXPECTED = {
     "imports": "ImportsPage",
     "matches": "MatchesPage",
     "dashboard": "DashboardPage",
+    "payouts": "PayoutsPage",
 }
 
 
-def test_all_five_pages_navigable_from_the_list(main_window, qtbot):
+def test_all_six_pages_navigable_from_the_list(main_window, qtbot):
     assert [main_window.nav.item(i).text() for i in range(main_window.nav.count())] == [
         "Exceptions",
         "Disputes",
         "Imports",
         "Matches",
         "Dashboard",
+        "Payouts",
     ]
     for row, spec in enumerate(PAGES):
         main_window.nav.setCurrentRow(row)

@@ -416,9 +416,9 @@ def _bank_data(session: Session, lo: dt.date, hi: dt.date) -> _BankData:
         bank_id = min(int(b[1]) for b in banks)
         amount = int(p.payout_minor) if p.payout_minor is not None else int(p.net_minor)
         text_ = f"{p.account} payout of {_day(p.paid_on)}, expected {_day(p.expected_on)}"
-        row = (p.paid_on, p.payout_ref, text_, amount, p.payout_record_id, p.payout_ref)
+        values = (p.paid_on, p.payout_ref, text_, amount, p.payout_record_id, p.payout_ref)
         head = (data.names[bank_id], str(p.currency), "expected")
-        data.expected[(bank_id, str(p.currency))].append(_line(head, row))
+        data.expected[(bank_id, str(p.currency))].append(_line(head, values))
     return data
 
 
@@ -563,9 +563,9 @@ def _movement_lines(session: Session, ref: LineRef, account: str) -> Iterator[Pr
             "lo",
             "hi",
         )
-        for row in session.execute(synthetic, params).all():
-            desc = f"payout without a payout line: minus the net of its {row[2]} line(s)"
-            yield _line(head, (row[0], row[1], desc, *row[3:]))
+        for day, ext, n, *rest in session.execute(synthetic, params).all():
+            desc = f"payout without a payout line: minus the net of its {n} line(s)"
+            yield _line(head, (day, ext, desc, *rest))
 
 
 def proof_lines(session: Session, ref: LineRef) -> Iterator[ProofLine]:

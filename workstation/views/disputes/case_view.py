@@ -34,6 +34,7 @@ from ...services.disputes.reason_codes import checklists
 from .. import messages
 from ..context import DISPUTES
 from ..models.table import Column, RowsTableModel
+from ..settlement.trail_view import TrailView
 from .case_ce3 import Ce3Tab
 from .case_checklist import ChecklistSection
 from .case_overview import OverviewTab
@@ -153,6 +154,11 @@ class CaseView(QWidget):
         self.ce3_tab = self.ce3.widget
         self.ce3_index = self.tabs.addTab(self.ce3_tab, "Visa CE 3.0")
         self.tabs.setTabVisible(self.ce3_index, False)
+        self.money_trail = TrailView(ctx)
+        self.money_trail.open_payout.connect(
+            lambda pid: ctx.navigate("payouts", {"payout_id": pid})
+        )
+        self.money_trail_index = self.tabs.addTab(self.money_trail, "Money trail")
         # the sections' models and labels, as callers of the view know them
         self.trail_model = self.overview.trail_model
         self.ce3_model = self.ce3.model
@@ -300,12 +306,20 @@ class CaseView(QWidget):
         self._show_texts(v, same_case=same)
         self._show_timeline(v)
         self._show_ce3(v)
+        self._show_money_trail(v.id)
         self._apply_lock(v.locked)
         self.empty.hide()
         self.body.show()
         self.case_loaded.emit(v.id)
 
     # -- showing ---------------------------------------------------------------------------------
+    def _show_money_trail(self, dispute_id: int) -> None:
+        # A few indexed reads; the case must open even when the trail cannot be built.
+        try:
+            self.money_trail.show_dispute(dispute_id)
+        except Exception as exc:
+            self.money_trail.clear(f"The money trail could not be read: {exc}")
+
     def _show_header(self, v) -> None:
         self.title.setText(v.psp_dispute_id)
         self.title.setToolTip(f"{v.psp} dispute {v.psp_dispute_id} (case #{v.id})")

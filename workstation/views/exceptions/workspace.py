@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...money import format_minor
 from ..models.table import Column
+from ..settlement.trail_view import TrailView
 from . import prompts, workspace_data
 from .check_model import CheckableRowsModel
 from .commands import MatchActions, run_add_note
@@ -235,6 +236,16 @@ class MatchWorkspace(QWidget):
         box.addWidget(self.notes_view)
         box.addWidget(self.note_edit)
 
+        # money trail of the record (order -> PSP line -> payout -> bank)
+        self.trail_box = QGroupBox("Money trail")
+        self.trail_box.setObjectName("trail_box")
+        self.trail_view = TrailView(ctx)
+        self.trail_view.tree.setMinimumHeight(110)
+        self.trail_view.tree.setColumnWidth(0, 270)  # a narrow pane
+        self.trail_view.open_payout.connect(lambda pid: ctx.navigate("payouts", {"payout_id": pid}))
+        box = QVBoxLayout(self.trail_box)
+        box.addWidget(self.trail_view)
+
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         head.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -248,6 +259,7 @@ class MatchWorkspace(QWidget):
         layout.addWidget(self.match_box)
         layout.addWidget(self.candidates_box, 1)
         layout.addWidget(self.notes_box)
+        layout.addWidget(self.trail_box)
         self.candidates_view.setMinimumHeight(140)
         self.scroll = QScrollArea()
         self.scroll.setWidget(inner)
@@ -337,6 +349,7 @@ class MatchWorkspace(QWidget):
         self.members.set_rows([])
         self.candidates_hint.setText("")
         self.notes_view.clear()
+        self.trail_view.clear()
         self._update_buttons()
 
     # -- showing -------------------------------------------------------------------------------
@@ -425,8 +438,16 @@ class MatchWorkspace(QWidget):
         )
         self.notes_view.setHtml(notes or "<p style='color:#5f6670'>No notes yet.</p>")
         self.notes_box.setEnabled(data.case is not None)
+        self._show_trail(data.record_id)
         self._update_buttons()
         self.loaded.emit(data.record_id)
+
+    def _show_trail(self, record_id: int) -> None:
+        # A few indexed reads; the workspace must not fail when the trail cannot be built.
+        try:
+            self.trail_view.show_record(record_id)
+        except Exception as exc:
+            self.trail_view.clear(f"The money trail could not be read: {exc}")
 
     def _update_buttons(self, *_args) -> None:
         has = self.data is not None and self.row is not None

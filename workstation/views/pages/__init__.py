@@ -25,4 +25,5 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("imports", "Imports", "imports", "ImportsPage", "Imported files, undo an import"),
     PageSpec("matches", "Matches", "matches", "MatchesPage", "Matched and suggested lines"),
     PageSpec("dashboard", "Dashboard", "dashboard", "DashboardPage", "Totals and trends"),
+    PageSpec("payouts", "Payouts", "payouts", "PayoutsPage", "PSP payouts and their bank lines"),
 )

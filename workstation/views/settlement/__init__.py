@@ -1,0 +1,1 @@
+"""Settlement views: the money trail widget and the parts of the Payouts page."""
