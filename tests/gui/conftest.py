@@ -185,3 +185,35 @@ def fake_statement(tmp_path: Path) -> Path:
             "2024-03-05;0.45;Interest;BR-0005",
         ],
     )
+
+
+# --- a reconciled demo store shared by the settlement page tests ---------------------------
+
+
+@pytest.fixture(scope="session")
+def reconciled_demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One reconciled demo month per session (tests copy it: `reconciled_db`)."""
+    from recon_helpers import build_store
+
+    return build_store(tmp_path_factory.mktemp("reconciled") / "reconciled.db")
+
+
+@pytest.fixture
+def reconciled_db(tmp_path: Path, reconciled_demo_store: Path) -> Iterator[Database]:
+    """A fresh copy of the reconciled demo store."""
+    from recon_helpers import copy_store
+
+    database = copy_store(reconciled_demo_store, tmp_path / "ws.db")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def no_crash_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[BaseException]]:
+    """Fail the test when the crash dialog would have shown."""
+    from workstation.views import crash
+
+    seen: list[BaseException] = []
+    monkeypatch.setattr(crash, "show_crash", lambda exc, parent=None: seen.append(exc))
+    yield seen
+    assert not seen, seen

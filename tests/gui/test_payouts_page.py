@@ -9,12 +9,11 @@ import dataclasses
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
-from recon_helpers import WAIT, build_store, copy_store, settle
+from recon_helpers import WAIT, settle
 
 from workstation.money import format_minor
 from workstation.services.settlement import payout_queries as pq
 from workstation.services.settlement.payout_queries import PayoutFilter
-from workstation.views import crash
 from workstation.views.context import MATCHES
 from workstation.views.models.sql_table import SqlTableModel
 from workstation.views.pages.payouts import PayoutsPage
@@ -27,24 +26,14 @@ from workstation.views.settlement.payout_list import (
 )
 
 
-@pytest.fixture(scope="session")
-def reconciled_store(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("payouts") / "reconciled.db")
-
-
 @pytest.fixture
-def db(tmp_path, reconciled_store):
-    database = copy_store(reconciled_store, tmp_path / "ws.db")
-    yield database
-    database.dispose()
+def db(reconciled_db):
+    return reconciled_db
 
 
 @pytest.fixture(autouse=True)
-def crashes_fail(monkeypatch):
-    seen: list[BaseException] = []
-    monkeypatch.setattr(crash, "show_crash", lambda exc, parent=None: seen.append(exc))
-    yield seen
-    assert not seen, seen
+def crashes_fail(no_crash_dialogs):
+    return no_crash_dialogs
 
 
 @pytest.fixture

@@ -7,36 +7,25 @@ import time
 
 import pytest
 from PySide6.QtCore import Qt
-from recon_helpers import WAIT, build_store, copy_store, settle
+from recon_helpers import WAIT, settle
 from sqlalchemy import text
 
 from workstation.services.reconcile import table_queries
 from workstation.services.settlement import payout_queries as pq
 from workstation.services.settlement import trail as trail_service
-from workstation.views import crash
 from workstation.views.disputes.case_view import CaseView
 from workstation.views.exceptions.workspace import MatchWorkspace
 from workstation.views.settlement.trail_view import NODE_ROLE, TrailModel, TrailView
 
 
-@pytest.fixture(scope="session")
-def reconciled_store(tmp_path_factory):
-    return build_store(tmp_path_factory.mktemp("trail") / "reconciled.db")
-
-
 @pytest.fixture
-def db(tmp_path, reconciled_store):
-    database = copy_store(reconciled_store, tmp_path / "ws.db")
-    yield database
-    database.dispose()
+def db(reconciled_db):
+    return reconciled_db
 
 
 @pytest.fixture(autouse=True)
-def crashes_fail(monkeypatch):
-    seen: list[BaseException] = []
-    monkeypatch.setattr(crash, "show_crash", lambda exc, parent=None: seen.append(exc))
-    yield seen
-    assert not seen, seen
+def crashes_fail(no_crash_dialogs):
+    return no_crash_dialogs
 
 
 @pytest.fixture
