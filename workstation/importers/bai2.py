@@ -106,10 +106,13 @@ def _records(text: str, file: str) -> list[_Record]:
                 "98 or 99 and a comma)",
                 file=file,
                 line=no,
+                field="record code",
             )
         records.append(_Record(code, no, [line]))
     if not records or records[0].code != "01":
-        raise UserError("a BAI2 file starts with an 01 file header", file=file, line=1)
+        raise UserError(
+            "a BAI2 file starts with an 01 file header", file=file, line=1, field="record code"
+        )
     for prev, cur in itertools.pairwise(records):
         if cur.code not in _NEXT[prev.code]:
             expected = " or ".join(f"{c} ({_CODES[c]})" for c in _NEXT[prev.code]) or "nothing"

@@ -1,10 +1,19 @@
 """ISO 20022 camt.052 / camt.053 / camt.054 bank statements, reports and notifications.
 
-Read with lxml by local name, so every version (.02 to .13) and any namespace prefix works. The
+Read with lxml by local name, so every version (.01 to .13) and any namespace prefix works; the
+2007 version .01 names its message `BkToCstmrStmtV01` (...V01), keeps `Btch`/`TxDtls` directly in
+the entry, types a balance as `Tp/Cd` and may give the account as `PrtryAcct`/`BBAN`/`UPIC`. The
 parser never expands entities or fetches anything, and a document with a DOCTYPE is refused: bank
 statements have none, XML bombs and external-entity attacks need one. One record per booked entry
 (`Ntry`, the line on the bank statement); the references of all its transaction details (`TxDtls`)
 become reference tokens, so a batch booking can be matched to each of its payments.
+
+Balances: the opening balance is OPBD, else PRCD (the previous statement's closing balance); the
+closing balance is CLBD; when a statement gives both OPBD and PRCD, OPBD is used whatever the
+order. Booking and value date-times are the bank's dates (`banktime`: a UTC time is read in the
+zone of the account's IBAN country). A ZIP archive of camt files (`archive`) is one import: every
+member is read as its own document into one result, and a member that is not camt refuses the
+whole archive by name.
 """
 
 from __future__ import annotations
@@ -16,10 +25,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
 from ..errors import UserError
 from ..money import to_minor
+from . import archive
 from .bankcommon import (
     StatementReader,
     account_number,
@@ -29,7 +37,9 @@ from .bankcommon import (
     clean_ref,
     clean_text,
 )
+from .banktime import bank_date, bank_zone
 from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress
+from .camtxml import parse_xml
 
 # Message element -> (statement element, message name).
 _MESSAGES = {
@@ -37,10 +47,20 @@ _MESSAGES = {
     "BkToCstmrAcctRpt": ("Rpt", "camt.052"),
     "BkToCstmrDbtCdtNtfctn": ("Ntfctn", "camt.054"),
 }
-_DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+# Version .01 message element -> the name of later versions.
+_V01 = {f"{name}V01": name for name in _MESSAGES}
 _AMOUNT = re.compile(r"^[0-9]{1,18}(\.[0-9]{1,10})?$")
+# Balance types in order of preference (the first one a statement gives in a currency is used).
 _OPENING = ("OPBD", "PRCD")
 _CLOSING = ("CLBD",)
+_ACCOUNT_IDS = ("Id/IBAN", "Id/Othr/Id", "Id/PrtryAcct/Id", "Id/BBAN", "Id/UPIC")
+_SERVICER = (
+    "Svcr/FinInstnId/BIC",
+    "Svcr/FinInstnId/BICFI",
+    "Svcr/FinInstnId/Nm",
+    "Svcr/FinInstnId/NmAndAdr/Nm",
+    "Svcr/FinInstnId/CmbndId/BIC",
+)
 # Transaction-detail references worth matching on, with the token kind they are stored as.
 _TX_REFS = (
     ("Refs/EndToEndId", "e2e"),
@@ -66,41 +86,7 @@ class _Statement:
     ident: str | None
     account: str
     created: dt.date | None
-
-
-def _parse_xml(data: bytes, file: str) -> Any:
-    found = _DOCTYPE.search(data)
-    if found:
-        line = data.count(b"\n", 0, found.start()) + 1
-        raise UserError(
-            "the XML declares a DOCTYPE or entities; bank statements never do, so the file is "
-            "refused (it could be an XML bomb or an external-entity attack)",
-            file=file,
-            line=line,
-        )
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        load_dtd=False,
-        dtd_validation=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise UserError(
-            f"not well-formed XML ({exc.msg}); the file is damaged or truncated",
-            file=file,
-            line=exc.lineno,
-        ) from exc
-    if root.getroottree().docinfo.internalDTD is not None:  # e.g. a UTF-16 DOCTYPE
-        raise UserError("the XML declares a DOCTYPE; refused", file=file, line=1)
-    for el in root.iter():
-        if isinstance(el.tag, str) and "}" in el.tag:
-            el.tag = el.tag.rsplit("}", 1)[1]
-    return root
+    zone: dt.tzinfo | None = None  # the bank's time zone, None when not known (then UTC)
 
 
 def _text(el: Any, path: str) -> str | None:
@@ -108,6 +94,18 @@ def _text(el: Any, path: str) -> str | None:
     if found is None or found.text is None:
         return None
     return found.text.strip() or None
+
+
+def _first(el: Any, paths: tuple[str, ...]) -> str | None:
+    for path in paths:
+        if value := _text(el, path):
+            return value
+    return None
+
+
+def _in_any(elements: list[Any], path: str) -> str | None:
+    """The first text at `path` in any of `elements` (the transaction details of an entry)."""
+    return next((v for el in elements if (v := _text(el, path))), None)
 
 
 def _texts(el: Any, path: str) -> list[str]:
@@ -123,7 +121,11 @@ def _creation_date(text: str | None) -> dt.date | None:
 
 
 class _Reader(StatementReader):
-    """Walks one camt document and collects rows, accounts and problems."""
+    """Walks camt documents and collects rows, accounts, problems and notes."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__(file)
+        self.notes: list[str] = []
 
     # -- values -------------------------------------------------------------------------------
 
@@ -144,8 +146,13 @@ class _Reader(StatementReader):
             )
         return Decimal(raw), ccy
 
-    def date(self, el: Any | None, field: str) -> tuple[dt.date | None, dt.datetime | None]:
-        """(local date as written, aware UTC datetime or None) of a `Dt`/`DtTm` choice."""
+    def date(
+        self, el: Any | None, field: str, zone: dt.tzinfo | None = None
+    ) -> tuple[dt.date | None, dt.datetime | None]:
+        """(the bank's date, aware UTC datetime or None) of a `Dt`/`DtTm` choice.
+
+        A date is taken as written; a date-time by `banktime.bank_date` (a UTC time in `zone`).
+        """
         if el is None:
             return None, None
         node = el.find("Dt")
@@ -162,7 +169,7 @@ class _Reader(StatementReader):
         except ValueError as exc:
             raise UserError(f"not a date: {raw!r}", file=self.file, line=line, field=field) from exc
         utc = stamp.astimezone(dt.UTC) if stamp.tzinfo else None
-        return stamp.date(), utc
+        return bank_date(stamp, zone), utc
 
     # -- structure ----------------------------------------------------------------------------
 
@@ -170,25 +177,22 @@ class _Reader(StatementReader):
         acct = stmt.find("Acct")
         number = None
         if acct is not None:
-            number = account_number(_text(acct, "Id/IBAN") or _text(acct, "Id/Othr/Id"))
+            number = account_number(_first(acct, _ACCOUNT_IDS))
         if not number:
             raise UserError(
-                f"the <{tag}> has no account id (Acct/Id/IBAN or Acct/Id/Othr/Id)",
+                f"the <{tag}> has no account id (Acct/Id/IBAN, Acct/Id/Othr/Id or, in version "
+                ".01, Acct/Id/PrtryAcct/Id, BBAN or UPIC)",
                 file=self.file,
                 line=stmt.sourceline,
                 field=f"{tag}/Acct",
             )
         created = _creation_date(_text(stmt, "CreDtTm"))
-        ctx = _Statement(_text(stmt, "Id"), number, created or group_created)
+        ctx = _Statement(_text(stmt, "Id"), number, created or group_created, bank_zone(number))
         if number not in self.accounts:
             self.accounts[number] = AccountInfo(
                 key=number,
                 kind="bank",
-                provider=(
-                    _text(acct, "Svcr/FinInstnId/BIC")
-                    or _text(acct, "Svcr/FinInstnId/BICFI")
-                    or _text(acct, "Svcr/FinInstnId/Nm")
-                ),
+                provider=_first(acct, _SERVICER),
                 account_number=number,
                 currency=_text(acct, "Ccy"),
             )
@@ -245,8 +249,8 @@ class _Reader(StatementReader):
         # opposite booking (a returned credit is DBIT + RvslInd=true), so it never flips the sign.
         signed = minor if indicator == "CRDT" else -minor
         reversal = (_text(ntry, "RvslInd") or "").lower() in ("true", "1")
-        booked, occurred = self.date(ntry.find("BookgDt"), "Ntry/BookgDt")
-        value_on, _ = self.date(ntry.find("ValDt"), "Ntry/ValDt")
+        booked, occurred = self.date(ntry.find("BookgDt"), "Ntry/BookgDt", ctx.zone)
+        value_on, _ = self.date(ntry.find("ValDt"), "Ntry/ValDt", ctx.zone)
         if booked is None:
             booked = value_on or ctx.created
             if booked is None:
@@ -280,8 +284,11 @@ class _Reader(StatementReader):
         }
         if svcr_ref and ntry_ref:
             add_refs(row, "ntryref", [ntry_ref])
-        details = ntry.findall("NtryDtls/TxDtls")
+        # Version .01 has Btch and TxDtls directly in the Ntry, later versions in NtryDtls.
+        details = ntry.findall("NtryDtls/TxDtls") or ntry.findall("TxDtls")
         batch = ntry.find("NtryDtls/Btch")
+        if batch is None:
+            batch = ntry.find("Btch")
         if batch is not None:
             add_refs(row, "msgid", [_text(batch, "MsgId")])
             add_refs(row, "pmtinf", [_text(batch, "PmtInfId")])
@@ -319,12 +326,10 @@ class _Reader(StatementReader):
             "bank_transaction_code": "/".join(c for c in codes if c) or None,
             "proprietary_code": _text(ntry, "BkTxCd/Prtry/Cd"),
             "transaction_details": len(details),
-            "batch_count": _text(ntry, "NtryDtls/Btch/NbOfTxs"),
-            "return_reason": _text(ntry, "NtryDtls/TxDtls/RtrInf/Rsn/Cd"),
-            "counterparty_account": (
-                _text(ntry, "NtryDtls/TxDtls/RltdPties/DbtrAcct/Id/IBAN")
-                if indicator == "CRDT"
-                else _text(ntry, "NtryDtls/TxDtls/RltdPties/CdtrAcct/Id/IBAN")
+            "batch_count": _text(batch, "NbOfTxs") if batch is not None else None,
+            "return_reason": _in_any(details, "RtrInf/Rsn/Cd"),
+            "counterparty_account": _in_any(
+                details, f"RltdPties/{'Dbtr' if indicator == 'CRDT' else 'Cdtr'}Acct/Id/IBAN"
             ),
         }
         self.rows.append(row)
@@ -347,7 +352,9 @@ class _Reader(StatementReader):
 
     def balance(self, bal: Any) -> tuple[str, int, str, int] | None:
         """(type code, signed minor units, currency, line) of a `Bal`, None if unreadable."""
-        code = (_text(bal, "Tp/CdOrPrtry/Cd") or _text(bal, "Tp/CdOrPrtry/Prtry") or "").upper()
+        code = (
+            _first(bal, ("Tp/CdOrPrtry/Cd", "Tp/CdOrPrtry/Prtry", "Tp/Cd", "Tp/Prtry")) or ""
+        ).upper()
         el = bal.find("Amt")
         if el is None:
             return None
@@ -366,12 +373,39 @@ class _Reader(StatementReader):
             minor = -minor
         return code, minor, ccy, bal.sourceline
 
+    def preferred(
+        self, balances: list[tuple[str, int, str, int]], codes: tuple[str, ...], label: str
+    ) -> dict[str, tuple[int, int]]:
+        """Currency -> (minor units, line) of the balance of the most preferred type in `codes`.
+
+        The order of the balances in the file does not matter; when a less preferred type is
+        given too (PRCD next to OPBD), a note says which one was used.
+        """
+        chosen: dict[str, tuple[int, int, str]] = {}
+        others: dict[str, list[str]] = {}
+        for code, minor, ccy, line in balances:
+            if code not in codes:
+                continue
+            if ccy in chosen and codes.index(chosen[ccy][2]) <= codes.index(code):
+                others.setdefault(ccy, []).append(code)
+                continue
+            if ccy in chosen:
+                others.setdefault(ccy, []).append(chosen[ccy][2])
+            chosen[ccy] = (minor, line, code)
+        for ccy, skipped in others.items():
+            used = chosen[ccy][2]
+            self.notes.append(
+                f"{label}: {used} used as the {'opening' if used in _OPENING else 'closing'} "
+                f"balance in {ccy}; {', '.join(sorted(set(skipped)))} also given, not used"
+            )
+        return {ccy: (minor, line) for ccy, (minor, line, _) in chosen.items()}
+
     def check_balances(self, stmt: Any, ctx: _Statement, rows: list[dict[str, Any]]) -> None:
         """Opening (OPBD/PRCD) + booked entries = closing (CLBD), per currency."""
         balances = [b for b in (self.balance(el) for el in stmt.iterfind("Bal")) if b]
         label = f"statement {ctx.ident or ''} of {ctx.account}".replace("  ", " ")
-        openings = {ccy: (minor, line) for code, minor, ccy, line in balances if code in _OPENING}
-        closings = {ccy: (minor, line) for code, minor, ccy, line in balances if code in _CLOSING}
+        openings = self.preferred(balances, _OPENING, label)
+        closings = self.preferred(balances, _CLOSING, label)
         for ccy, (closing, line) in closings.items():
             if ccy not in openings:
                 if openings:
@@ -409,68 +443,129 @@ class _Reader(StatementReader):
             )
 
 
+def _message(root: Any) -> Any | None:
+    """The BkToCstmr... message element of a document (any version), or None."""
+    for name in (*_MESSAGES, *_V01):
+        message = root if root.tag == name else root.find(f".//{name}")
+        if message is not None:
+            return message
+    return None
+
+
+def _read_document(data: bytes, file: str, reader: _Reader) -> str:
+    """Read one camt document into `reader`; its message name (camt.053...)."""
+    root = parse_xml(data, file)
+    message = _message(root)
+    if message is None:
+        raise UserError(
+            f"XML root <{root.tag}> is not a camt.052/053/054 message (no BkToCstmrStmt, "
+            "BkToCstmrAcctRpt or BkToCstmrDbtCdtNtfctn)",
+            file=file,
+            line=root.sourceline,
+        )
+    child, kind = _MESSAGES[_V01.get(message.tag, message.tag)]
+    statements = message.findall(child)
+    if not statements:
+        msg_id = _text(message, "GrpHdr/MsgId")
+        raise UserError(
+            f"the {kind} message {msg_id or ''} has a group header but no <{child}>: "
+            "the bank sent an empty or cut-off file, there is nothing to import".replace("  ", " "),
+            file=file,
+            line=message.sourceline,
+            field=f"{message.tag}/{child}",
+        )
+    group_created = _creation_date(_text(message, "GrpHdr/CreDtTm"))
+    reader.file = file
+    for stmt in statements:
+        reader.statement(stmt, child, group_created)
+    return kind
+
+
+def _sniff_xml(head: bytes) -> int:
+    text = (
+        head.decode("utf-16", errors="replace") if head[:2] in (b"\xff\xfe", b"\xfe\xff") else head
+    )
+    if isinstance(text, str):
+        text = text.encode("utf-8", "replace")
+    if not text.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return 0
+    if any(name.encode() in text for name in _MESSAGES):  # BkToCstmrStmtV01 included
+        return 100
+    if b"urn:iso:std:iso:20022:tech:xsd:camt.05" in text:
+        return 90
+    return 0
+
+
 class CamtImporter:
-    """camt.052 / camt.053 / camt.054."""
+    """camt.052 / camt.053 / camt.054, as XML files or a ZIP archive of them."""
 
     name = "camt"
     label = "ISO 20022 camt.052/053/054"
 
     def sniff(self, head: bytes, filename: str) -> int:
-        text = (
-            head.decode("utf-16", errors="replace")
-            if head[:2] in (b"\xff\xfe", b"\xfe\xff")
-            else head
-        )
-        if isinstance(text, str):
-            text = text.encode("utf-8", "replace")
-        if not text.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-            return 0
-        if any(name.encode() in text for name in _MESSAGES):
-            return 100
-        if b"urn:iso:std:iso:20022:tech:xsd:camt.05" in text:
-            return 90
-        return 0
+        if archive.is_zip(head):  # a ZIP whose first file (or another one) is camt XML
+            camt = [bool(_sniff_xml(data)) for _, data in archive.member_heads(head)]
+            return 95 if camt[:1] == [True] else 60 if any(camt) else 0
+        return _sniff_xml(head)
 
     def parse(
         self, path: Path, data: bytes, options: ImportOptions, progress: Progress | None = None
     ) -> ParseResult:
         file = str(path)
+        if archive.is_zip(data):
+            return self.parse_archive(file, data, progress)
         if progress:
             progress(0, 2, "Reading camt XML")
-        root = _parse_xml(data, file)
-        message = None
-        for name in _MESSAGES:
-            message = root if root.tag == name else root.find(f".//{name}")
-            if message is not None:
-                break
-        if message is None:
-            raise UserError(
-                f"XML root <{root.tag}> is not a camt.052/053/054 message (no BkToCstmrStmt, "
-                "BkToCstmrAcctRpt or BkToCstmrDbtCdtNtfctn)",
-                file=file,
-                line=root.sourceline,
-            )
-        child, kind = _MESSAGES[message.tag]
-        statements = message.findall(child)
-        if not statements:
-            msg_id = _text(message, "GrpHdr/MsgId")
-            raise UserError(
-                f"the {kind} message {msg_id or ''} has a group header but no <{child}>: "
-                "the bank sent an empty or cut-off file, there is nothing to import".replace(
-                    "  ", " "
-                ),
-                file=file,
-                line=message.sourceline,
-                field=f"{message.tag}/{child}",
-            )
-        group_created = _creation_date(_text(message, "GrpHdr/CreDtTm"))
         reader = _Reader(file)
-        for stmt in statements:
-            reader.statement(stmt, child, group_created)
+        kind = _read_document(data, file, reader)
         if progress:
             progress(1, 2, "Checking balances")
+        return self.result(reader, kind)
+
+    def parse_archive(self, file: str, data: bytes, progress: Progress | None) -> ParseResult:
+        """Every member of a ZIP archive as its own camt document, in one result (one batch).
+
+        A member that is not camt XML refuses the archive, naming the member; problems and
+        checks of a member name it in their field, the rows name it in `raw.archive_member`.
+        """
+        members, skipped = archive.read_members(data, file)
+        for m in members:
+            if archive.is_zip(m.data) or not _sniff_xml(m.data[:65536]):
+                raise UserError(
+                    f"the archive member {m.name!r} is not a camt.052/053/054 XML file; a ZIP is "
+                    "imported only when every file in it is camt, so nothing was imported",
+                    file=file,
+                    field=f"member {m.name}",
+                )
+        reader = _Reader(file)
+        kinds: list[str] = []
+        for i, m in enumerate(members):
+            if progress:
+                progress(i, len(members) + 1, f"Reading {m.name}")
+            rows, problems, checks = len(reader.rows), len(reader.problems), len(reader.checks)
+            kind = _read_document(m.data, f"{file} [{m.name}]", reader)
+            if kind not in kinds:
+                kinds.append(kind)
+            for row in reader.rows[rows:]:
+                row["raw"]["archive_member"] = m.name
+            for p in reader.problems[problems:] + reader.checks[checks:]:
+                p.field = f"{p.field} in {m.name}" if p.field else m.name
+        reader.file = file
+        reader.notes.insert(
+            0,
+            f"ZIP archive: {len(members)} camt file(s) read ({', '.join(m.name for m in members)})"
+            + (f"; {len(skipped)} folder/resource-fork entries skipped" if skipped else ""),
+        )
+        if progress:
+            progress(len(members), len(members) + 1, "Checking balances")
+        return self.result(reader, "+".join(sorted(kinds)))
+
+    @staticmethod
+    def result(reader: _Reader, kind: str) -> ParseResult:
         rows_total = len(reader.rows) + sum(1 for p in reader.problems if p.severity == "error")
-        return reader.result(kind, rows_total)
+        result = reader.result(kind, rows_total)
+        result.notes = reader.notes
+        return result
 
 
 IMPORTER = CamtImporter()

@@ -2,9 +2,11 @@
 
 `mt-940` parses the tags well but takes what it is given on trust: it merges the statements of a
 file, clamps 30 February to the 29th, accepts a damaged statement silently and fails on SWIFT FIN
-envelopes. So the file goes through a pre-processor first, which keeps line numbers: it strips
-SOH/ETX framing bytes, unwraps `{1:}{2:}{4: ... -}` blocks, skips bank preamble lines (ABN AMRO's
-`ABNANL2A` / `940`), splits the statements, checks their tag order and every date, and only then
+envelopes. So the file goes through a pre-processor first (`mt940_lines`), which keeps line
+numbers: it strips SOH/ETX framing bytes, unwraps `{1:}{2:}{4: ... -}` blocks, skips bank preamble
+lines (ABN AMRO's `ABNANL2A` / `940`), splits the statements (a `-` inside ING's `:86:` text does
+not end one), puts wrapped `:61:` lines back together; this module then checks the tag order,
+every date and every `:61:` amount (a damaged one is a row problem, not a guess), and only then
 hands each statement to `mt-940`. Balances (`:60F:` + lines = `:62F:`) and MT942 totals
 (`:90D:`/`:90C:`) are checked per statement.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,9 @@ from .bankcommon import (
     clean_text,
 )
 from .base import AccountInfo, ImportOptions, ParseResult, Problem, Progress
+from .mt940_lines import Block, Tag, amount_problem, amount_text, tokenise
 from .text import check_line_length, decode
 
-_TAG = re.compile(r"^:(?P<tag>[0-9]{2}[A-Z]?|NS):(?P<value>.*)$")
-_END = re.compile(r"^-\}?(\{5:.*)?$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BALANCE = re.compile(r"^(?P<mark>[CD])(?P<date>\d{6})(?P<ccy>[A-Z]{3})(?P<amount>[0-9]+,?[0-9]*)$")
 _LINE_HEAD = re.compile(r"^(?P<value>\d{6})(?P<entry>\d{4})?(?P<mark>R?[CD])", re.IGNORECASE)
 _SUMS = re.compile(r"^(?P<count>\d+)(?P<ccy>[A-Z]{3})(?P<amount>[0-9]+,?[0-9]*)$")
@@ -68,61 +67,6 @@ _STRICT_61 = mt940.tags.Statement()
 _LENIENT_61 = Statement()
 
 
-@dataclass
-class _Tag:
-    tag: str
-    value: str
-    line: int
-
-
-@dataclass
-class _Block:
-    """One statement (`:20:` up to `-` or the next `:20:`)."""
-
-    line: int
-    tags: list[_Tag] = field(default_factory=list)
-
-    def first(self, *names: str) -> _Tag | None:
-        return next((t for t in self.tags if t.tag in names), None)
-
-
-def _tokenise(text: str) -> list[_Block]:
-    """Statements of the file with the tags and line numbers, envelopes and preambles removed."""
-    blocks: list[_Block] = []
-    current: _Block | None = None
-    for no, raw in enumerate(text.split("\n"), 1):
-        line = _CONTROL.sub("", raw).rstrip()
-        if line.lstrip().startswith("{1:") or "{4:" in line:
-            # SWIFT FIN envelope: a new message starts; its text follows `{4:`.
-            if current is not None:
-                blocks.append(current)
-                current = None
-            line = line.split("{4:", 1)[1] if "{4:" in line else ""
-            if not line.strip():
-                continue
-        stripped = line.strip()
-        if _END.match(stripped):
-            if current is not None:
-                blocks.append(current)
-                current = None
-            continue
-        match = _TAG.match(stripped)
-        if match:
-            tag = match["tag"]
-            if tag == "20" or current is None:
-                if current is not None:
-                    blocks.append(current)
-                current = _Block(line=no)
-            current.tags.append(_Tag(tag, match["value"].rstrip(), no))
-            continue
-        if current is None or not stripped:
-            continue  # bank preamble (ABNANL2A / 940), blank padding lines
-        current.tags[-1].value += "\n" + line
-    if current is not None:
-        blocks.append(current)
-    return blocks
-
-
 def _date(text: str, file: str, line: int, field: str, year: int | None = None) -> dt.date:
     """YYMMDD (or MMDD with `year`) as a date; an impossible date is fatal."""
     try:
@@ -141,7 +85,7 @@ def _tag_name(tag: str) -> str:
     return f":{tag}: ({name})" if name else f":{tag}:"
 
 
-def _check_structure(block: _Block, file: str) -> bool:
+def _check_structure(block: Block, file: str) -> bool:
     """Check the tag order of one statement; returns True for an MT942 interim report."""
     first = block.tags[0]
     if first.tag != "20":
@@ -216,7 +160,7 @@ def _check_structure(block: _Block, file: str) -> bool:
     return interim
 
 
-def _check_dates(block: _Block, file: str) -> None:
+def _check_dates(block: Block, file: str) -> None:
     """Every date of the statement must exist (`mt-940` would turn 30 Feb into 29 Feb)."""
     for t in block.tags:
         value = t.value.strip()
@@ -246,10 +190,10 @@ def _check_dates(block: _Block, file: str) -> None:
             _date(value[:6], file, t.line, f":{t.tag}: date")
 
 
-def _statement_lines(block: _Block) -> list[tuple[_Tag, list[_Tag]]]:
+def _statement_lines(block: Block) -> list[tuple[Tag, list[Tag]]]:
     """Each `:61:` with the tags that describe it (its `:86:` and `:NS:`)."""
-    out: list[tuple[_Tag, list[_Tag]]] = []
-    current: tuple[_Tag, list[_Tag]] | None = None
+    out: list[tuple[Tag, list[Tag]]] = []
+    current: tuple[Tag, list[Tag]] | None = None
     for t in block.tags:
         if t.tag == "61":
             current = (t, [])
@@ -264,7 +208,34 @@ def _statement_lines(block: _Block) -> list[tuple[_Tag, list[_Tag]]]:
     return out
 
 
-def _run_mt940(block: _Block, file: str) -> tuple[Any, list[dict[str, Any]]]:
+def _without_bad_lines(block: Block) -> tuple[Block, list[Problem]]:
+    """The statement without the `:61:` lines whose amount cannot be read (and their `:86:`
+    and `:NS:` details), and a row problem for each of them."""
+    problems: list[Problem] = []
+    kept: list[Tag] = []
+    skipping = False
+    skipped_86 = False
+    for t in block.tags:
+        if t.tag == "61":
+            problem = amount_problem(t)
+            skipping = problem is not None and problem.severity == "error"
+            skipped_86 = False
+            if problem is not None:
+                problems.append(problem)
+            if skipping:
+                continue
+        elif skipping and t.tag in ("86", "NS") and not (t.tag == "86" and skipped_86):
+            skipped_86 = skipped_86 or t.tag == "86"
+            continue
+        else:
+            skipping = False
+        kept.append(t)
+    if len(kept) == len(block.tags):
+        return block, problems
+    return Block(line=block.line, tags=kept), problems
+
+
+def _run_mt940(block: Block, file: str) -> tuple[Any, list[dict[str, Any]]]:
     """Parse one statement with `mt-940`; returns (Transactions, the `:61:` fields per line)."""
     lines_61 = [t for t in block.tags if t.tag == "61"]
     strict = all(_STRICT_61.re.match(t.value.strip()) for t in lines_61)
@@ -322,10 +293,12 @@ class _Reader(StatementReader):
         super().__init__(file)
         self.interim = False
 
-    def statement(self, block: _Block) -> None:
+    def statement(self, block: Block) -> None:
         interim = _check_structure(block, self.file)
         self.interim = self.interim or interim
         _check_dates(block, self.file)
+        block, bad = _without_bad_lines(block)
+        self.problems.extend(bad)
         transactions, fields61 = _run_mt940(block, self.file)
         data = transactions.data
         currency = transactions.currency
@@ -352,6 +325,8 @@ class _Reader(StatementReader):
             self.rows.append(self.line(tag61, details, tr.data, fields, number, reference))
         rows = self.rows[first:]
         label = f"statement {reference or block.line} of {number}"
+        # A line left out for its amount makes these fail too, as it should: the statement is
+        # short by that line. (The balance message is parsed by `services.imports.checks`.)
         if interim:
             self.check_sums(block, rows, label)
         else:
@@ -359,8 +334,8 @@ class _Reader(StatementReader):
 
     def line(
         self,
-        tag61: _Tag,
-        details: list[_Tag],
+        tag61: Tag,
+        details: list[Tag],
         data: dict[str, Any],
         fields: dict[str, Any],
         account: str,
@@ -368,6 +343,14 @@ class _Reader(StatementReader):
     ) -> dict[str, Any]:
         amount = data["amount"]
         currency: str = amount.currency or data["currency"]
+        written = amount_text(tag61.value)
+        if written is None or Decimal(written.replace(",", ".")) != abs(amount.amount):
+            raise UserError(  # never expected: mt-940 and the check above read it differently
+                f"amount {written!r} was read as {abs(amount.amount)}; the line is not imported",
+                file=self.file,
+                line=tag61.line,
+                field=":61: amount",
+            )
         minor = _minor(abs(amount.amount), currency, self.file, tag61.line, ":61: amount")
         signed = -minor if amount.amount < 0 else minor
         value_on = data["date"]
@@ -424,7 +407,7 @@ class _Reader(StatementReader):
         return row
 
     def check_balance(
-        self, block: _Block, data: dict[str, Any], rows: list[dict[str, Any]], label: str
+        self, block: Block, data: dict[str, Any], rows: list[dict[str, Any]], label: str
     ) -> None:
         opening = data.get("final_opening_balance") or data.get("intermediate_opening_balance")
         closing = data.get("final_closing_balance") or data.get("intermediate_closing_balance")
@@ -456,7 +439,7 @@ class _Reader(StatementReader):
         if problem:
             self.checks.append(problem)
 
-    def check_sums(self, block: _Block, rows: list[dict[str, Any]], label: str) -> None:
+    def check_sums(self, block: Block, rows: list[dict[str, Any]], label: str) -> None:
         """MT942 `:90D:`/`:90C:`: number and sum of the debit and credit lines."""
         for tag, sign, name in (("90D", -1, "debit"), ("90C", 1, "credit")):
             t = block.first(tag)
@@ -510,7 +493,7 @@ class Mt940Importer:
         check_line_length(data, file)
         text, _encoding = decode(data, file=file)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        blocks = _tokenise(text)
+        blocks = tokenise(text)
         if not blocks:
             raise UserError("no MT940/MT942 statement (:20: ... :62F:) in the file", file=file)
         reader = _Reader(file)
