@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..cli import Context
 from ..models import ImportBatch
-from ..services.imports.file_import import undo_batch
+from ..services.imports.file_import import accepted_unbalanced, undo_batch
 
 
 def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
@@ -41,6 +41,8 @@ def run_list(ctx: Context, args: argparse.Namespace) -> int:
                 "duplicates": b.rows_duplicate,
                 "problems": b.rows_problem,
                 "masked_pans": b.masked_pans,
+                # who imported a statement whose balances do not add up, why, the difference
+                "accepted_unbalanced": _accepted(b.report),
             }
             for b in batches
         ]
@@ -50,12 +52,29 @@ def run_list(ctx: Context, args: argparse.Namespace) -> int:
             return "no imports yet"
         return "\n".join(
             f"{r['batch_id']:>6}  {r['imported_at']}  {r['status']:<9} {r['format']:<10} "
-            f"new {r['new']:>8,}  dup {r['duplicates']:>8,}  {r['file']}"
+            f"new {r['new']:>8,}  dup {r['duplicates']:>8,}  {r['file']}{_flag(r)}"
             for r in rows
         )
 
     ctx.emit({"batches": rows}, text)
     return 0
+
+
+def _accepted(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    a = accepted_unbalanced(report)
+    if a is None:
+        return None
+    keys = ("by", "at", "reason", "difference")
+    return {**{k: a.get(k) for k in keys}, "statements": len(a.get("statements") or [])}
+
+
+def _flag(row: dict[str, Any]) -> str:
+    a = row["accepted_unbalanced"]
+    if a is None:
+        return ""
+    return (
+        f"\n        ! accepted unbalanced by {a['by']}, difference {a['difference']}: {a['reason']}"
+    )
 
 
 def run_undo(ctx: Context, args: argparse.Namespace) -> int:

@@ -1,4 +1,9 @@
-"""`workstation import FILE...`: import statements and reports (each file atomic, idempotent)."""
+"""`workstation import FILE...`: import statements and reports (each file atomic, idempotent).
+
+A file with bad lines needs `--skip-bad-rows`, a statement whose balances do not add up needs
+`--accept-unbalanced "REASON"`; without them the file is refused and nothing is written. A dry
+run prints what it read and exits 1 when the real import would refuse a file.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,12 @@ def register(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="import the good lines of a file with bad lines",
     )
+    p.add_argument(
+        "--accept-unbalanced",
+        metavar="REASON",
+        help="import a statement whose balances do not add up (opening + lines != closing); "
+        "the batch keeps the reason, who accepted it and the difference",
+    )
     p.set_defaults(handler=run)
 
 
@@ -51,6 +62,12 @@ def _line(r: FileReport) -> str:
         text += f"\n  check: {c.describe(r.path)}"
     for note in r.notes:
         text += f"\n  note: {note}"
+    if r.accepted_unbalanced:
+        a = r.accepted_unbalanced
+        verb = "would be accepted" if r.dry_run else "accepted"
+        text += f"\n  {verb} unbalanced by {a['by']} (difference {a['difference']}): {a['reason']}"
+    for refusal in r.refusals:
+        text += f"\n  would be refused: {refusal}"
     return text
 
 
@@ -75,6 +92,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
                     dry_run=args.dry_run,
                     skip_bad_rows=args.skip_bad_rows,
                     progress=tell_waiting,
+                    accept_unbalanced=args.accept_unbalanced,
                 )
             except UserError:
                 session.rollback()
@@ -84,12 +102,19 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
             else:
                 session.commit()
         reports.append(report)
+    refused = [r.path for r in reports if r.refusals]
     ctx.emit(
         {
             "files": [r.as_json() for r in reports],
             "new": sum(r.new for r in reports),
             "duplicates": sum(r.duplicates for r in reports),
+            "refused": refused,
         },
         lambda: "\n".join(_line(r) for r in reports),
     )
+    if refused:  # a dry run: the real import would refuse these files
+        sys.stderr.write(
+            f"error: the import would refuse {len(refused)} file(s): {', '.join(refused)}\n"
+        )
+        return 1
     return 0

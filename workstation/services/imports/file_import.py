@@ -1,7 +1,15 @@
-"""Import use case: read a file, recognise it, parse it, store it once; undo a whole batch."""
+"""Import use case: read a file, recognise it, parse it, store it once; undo a whole batch.
+
+A file is refused, with nothing written, while it has bad lines (unless the user imports the good
+ones: `skip_bad_rows`) or a statement whose balances do not add up (unless the user accepts it
+with a reason: `accept_unbalanced`; the batch report keeps who accepted it, why, and the
+difference). A dry run refuses nothing but lists in `FileReport.refusals` what the real import
+would refuse.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +39,14 @@ from ..common.write_lock import begin_write
 from ..disputes.intake import relink_for_batch, upsert_disputes
 from ..reconcile import cases
 from ..settlement import payout_build
-from .checks import check_records, date_window
+from .checks import Unbalanced, check_records, date_window, unbalanced_statements
 from .ingest import store
+from .statement_overlap import StatementOverlap
 
 MAX_FILE_BYTES = 1 << 30  # 1 GiB: larger exports should be split by date range
 KEEP_ORIGINAL_BYTES = 32 << 20  # text files up to this size are kept with their batch
+ACCEPTED_UNBALANCED = "accepted_unbalanced"  # key of ImportBatch.report
+MAX_REASON = 500  # characters of the reason an unbalanced statement was accepted for
 
 
 @dataclass
@@ -58,6 +69,12 @@ class FileReport:
     preview: pd.DataFrame | None = None
     disputes: dict[str, int] | None = None  # created/updated/... for dispute files
     notes: list[str] = field(default_factory=list)  # how the file was read (decimal mark...)
+    unbalanced: list[Unbalanced] = field(default_factory=list)  # failed balance checks
+    # What the real import would refuse with the same options (filled by dry runs).
+    refusals: list[str] = field(default_factory=list)
+    accepted_unbalanced: dict[str, Any] | None = None  # as kept in the batch report
+    # Bank lines inside a period already stored for their account (statement_overlap).
+    overlaps: list[StatementOverlap] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The CLI's per-file JSON object."""
@@ -77,6 +94,10 @@ class FileReport:
             "checks": [p.describe() for p in self.checks],
             "disputes": self.disputes,
             "notes": self.notes,
+            "unbalanced": [u.as_json() for u in self.unbalanced],
+            "refusals": self.refusals,
+            "accepted_unbalanced": self.accepted_unbalanced,
+            "overlaps": [o.as_json() for o in self.overlaps],
         }
 
 
@@ -123,6 +144,7 @@ def import_file(
     skip_bad_rows: bool = False,
     preview_rows: int = 0,
     progress: Progress | None = None,
+    accept_unbalanced: str | None = None,
 ) -> FileReport:
     """Import one file in the caller's transaction (the caller commits, or rolls back a dry run).
 
@@ -136,8 +158,12 @@ def import_file(
             file is refused so nothing is written until the user has decided.
         preview_rows: how many new rows to return for a preview.
         progress: `(done, total, text)`, may raise `Cancelled`.
+        accept_unbalanced: the reason to import a file with a statement whose balances do not
+            add up (opening + lines != closing). Without it such a file is refused; with it the
+            batch records that it was accepted, by whom, why, and the difference.
     """
     options = options or ImportOptions()
+    reason = _reason(accept_unbalanced)
     data = read_file(path)
     sha = hashlib.sha256(data).hexdigest()
     if not dry_run:  # one writer at a time: what it reads next is what the last one committed
@@ -165,15 +191,23 @@ def import_file(
     original = data if _keepable(data) else None
     del data
     errors = [p for p in result.problems if p.severity == "error"]
-    if errors and not skip_bad_rows and not dry_run:
+    unbalanced = unbalanced_statements(result)
+    refusals: list[UserError] = []
+    if errors and not skip_bad_rows:
         first = errors[0]
-        raise UserError(
-            f"{len(errors)} line(s) cannot be imported, first: {first.message}"
-            " (nothing was written; import the good lines with --skip-bad-rows)",
-            file=str(path),
-            line=first.line,
-            field=first.field,
+        refusals.append(
+            UserError(
+                f"{len(errors)} line(s) cannot be imported, first: {first.message}"
+                " (nothing was written; import the good lines with --skip-bad-rows)",
+                file=str(path),
+                line=first.line,
+                field=first.field,
+            )
         )
+    if unbalanced and reason is None:
+        refusals.append(unbalanced_refusal(path, unbalanced))
+    if refusals and not dry_run:
+        raise refusals[0]
     stored = store(
         session,
         result,
@@ -188,6 +222,11 @@ def import_file(
     )
     if not dry_run and stored.batch_id is not None and original is not None:
         _keep_original(session, stored.batch_id, original)
+    accepted = None
+    if unbalanced and reason is not None:
+        accepted = _accepted(unbalanced, actor, reason)
+        if not dry_run and stored.batch_id is not None:
+            _record_accepted(session, stored.batch_id, actor, accepted)
     disputes = None
     if not dry_run and stored.batch_id is not None:
         if result.disputes:
@@ -214,6 +253,81 @@ def import_file(
         preview=preview,
         disputes=disputes,
         notes=result.notes,
+        unbalanced=unbalanced,
+        refusals=[r.describe() for r in refusals] if dry_run else [],
+        accepted_unbalanced=accepted,
+        overlaps=stored.overlaps,
+    )
+
+
+def unbalanced_refusal(path: Path, unbalanced: list[Unbalanced]) -> UserError:
+    """The refusal of a file with statements whose balances do not add up."""
+    n = len(unbalanced)
+    listed = "; ".join(u.describe() for u in unbalanced[:5])
+    more = f"; and {n - 5} more" if n > 5 else ""
+    first = unbalanced[0].check
+    head = "" if n == 1 else f"{n} statements do not balance: "
+    return UserError(
+        f"{head}{listed}{more}. Nothing was written; if the bank confirms the file as it is, "
+        'import it with --accept-unbalanced "REASON"',
+        file=str(path),
+        line=first.line,
+        field=first.field,
+    )
+
+
+def accepted_unbalanced(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a batch report says about the unbalanced statements accepted into it, or None."""
+    value = (report or {}).get(ACCEPTED_UNBALANCED)
+    return value if isinstance(value, dict) else None
+
+
+def _reason(text: str | None) -> str | None:
+    """The reason an unbalanced statement is accepted for: required, one line, bounded."""
+    if text is None:
+        return None
+    reason = " ".join(text.split())
+    if not reason:
+        raise UserError("accepting an unbalanced statement needs a reason (--accept-unbalanced)")
+    if len(reason) > MAX_REASON:
+        raise UserError(f"the reason is {len(reason)} characters long; at most {MAX_REASON}")
+    return reason
+
+
+def _accepted(unbalanced: list[Unbalanced], actor: str, reason: str) -> dict[str, Any]:
+    by_ccy: dict[str, int] = {}
+    for u in unbalanced:
+        if u.difference is not None and u.currency:
+            by_ccy[u.currency] = by_ccy.get(u.currency, 0) + u.difference
+    return {
+        "by": actor,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "reason": reason,
+        "difference": ", ".join(
+            Unbalanced.money_of(minor, ccy) for ccy, minor in sorted(by_ccy.items())
+        )
+        or "?",
+        "statements": [u.as_json() for u in unbalanced],
+    }
+
+
+def _record_accepted(session: Session, batch_id: int, actor: str, accepted: dict[str, Any]) -> None:
+    """Mark the batch, for ever, as holding unbalanced statements accepted by `actor`."""
+    batch = session.get(ImportBatch, batch_id)
+    assert batch is not None
+    batch.report = {**(batch.report or {}), ACCEPTED_UNBALANCED: accepted}
+    session.flush()
+    audit.log(
+        session,
+        actor,
+        "accept_unbalanced",
+        "import_batch",
+        batch_id,
+        {
+            "reason": accepted["reason"],
+            "difference": accepted["difference"],
+            "statements": [s["statement"] for s in accepted["statements"]],
+        },
     )
 
 

@@ -1,4 +1,9 @@
-"""One file in the import dialog: what is known about it, and the preview of what it adds."""
+"""One file in the import dialog: what is known about it, and the preview of what it adds.
+
+A file with bad lines is imported only once the user ticks "skip the bad rows"; a statement
+whose balances do not add up only once the user ticks "Accept unbalanced statement" and gives a
+reason (kept with the import batch).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QSizePolicy,
     QTableView,
     QVBoxLayout,
@@ -68,13 +74,31 @@ class FileEntry:
     error: str | None = None
     imported: FileReport | None = None
     skip_bad_rows: bool = False
+    accept_unbalanced: bool = False
+    accept_reason: str = ""
+
+    @property
+    def reason(self) -> str | None:
+        """The reason to import an unbalanced statement anyway, once the user gave one."""
+        r = self.report
+        if r is None or not r.unbalanced or not self.accept_unbalanced:
+            return None
+        return " ".join(self.accept_reason.split()) or None
 
     @property
     def importable(self) -> bool:
         r = self.report
         if self.state != "ready" or r is None or r.already_imported:
             return False
+        if r.unbalanced and self.reason is None:
+            return False
         return r.problems == 0 or self.skip_bad_rows
+
+    def reset_decisions(self) -> None:
+        """A new preview: what the user agreed to for the last one no longer holds."""
+        self.skip_bad_rows = False
+        self.accept_unbalanced = False
+        self.accept_reason = ""
 
 
 def _table(model) -> QTableView:
@@ -94,6 +118,7 @@ class FilePreview(QWidget):
     """What one file will add: summary, checks, problems and the first new rows."""
 
     skip_changed = Signal(bool)
+    accept_changed = Signal()  # the unbalanced checkbox or its reason changed
 
     def __init__(self, entry: FileEntry, parent=None) -> None:
         super().__init__(parent)
@@ -129,6 +154,8 @@ class FilePreview(QWidget):
         self.checks_label.setObjectName("checks")
         self.checks_label.setWordWrap(True)
 
+        self.unbalanced = self._unbalanced_box()
+
         self.problems_title = QLabel("Problems")
         self.problems_title.setObjectName("section_title")
         self.problems_model = RowsTableModel(PROBLEM_COLUMNS, parent=self)
@@ -147,6 +174,7 @@ class FilePreview(QWidget):
         dl.setContentsMargins(0, 0, 0, 0)
         dl.addLayout(counts)
         dl.addWidget(self.checks_label)
+        dl.addWidget(self.unbalanced)
         dl.addWidget(self.problems_title)
         dl.addWidget(self.problems_view)
         dl.addWidget(self.skip_box)
@@ -159,6 +187,106 @@ class FilePreview(QWidget):
         layout.addWidget(self.details, 1)
         layout.addStretch(0)  # takes the space while the details are hidden
         self.show_entry()
+
+    def _unbalanced_box(self) -> QWidget:
+        """Failed balance checks, and the checkbox with the reason that lets the file in."""
+        box = QWidget()
+        box.setObjectName("unbalanced_box")
+        self.unbalanced_title = QLabel()
+        self.unbalanced_title.setObjectName("section_title")
+        self.unbalanced_label = QLabel()
+        self.unbalanced_label.setObjectName("unbalanced")
+        self.unbalanced_label.setWordWrap(True)
+        self.unbalanced_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.accept_box = QCheckBox("Accept unbalanced statement")
+        self.accept_box.setObjectName("accept_unbalanced")
+        self.accept_box.setToolTip(
+            "Import the file although its balances do not add up; the import is marked with "
+            "your name, the reason and the difference"
+        )
+        self.accept_box.toggled.connect(self._on_accept)
+        self.reason_edit = QLineEdit()
+        self.reason_edit.setObjectName("unbalanced_reason")
+        self.reason_edit.setPlaceholderText(
+            "Reason (required), e.g. bank confirmed the closing balance, ticket 4711"
+        )
+        self.reason_edit.setMaxLength(500)
+        self.reason_edit.setClearButtonEnabled(True)
+        self.reason_edit.setEnabled(False)
+        self.reason_edit.textChanged.connect(self._on_reason)
+        self.reason_hint = QLabel()
+        self.reason_hint.setObjectName("muted")
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.accept_box)
+        row.addWidget(QLabel("Reason:"))
+        row.addWidget(self.reason_edit, 1)
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 4, 0, 4)
+        layout.addWidget(self.unbalanced_title)
+        layout.addWidget(self.unbalanced_label)
+        layout.addLayout(row)
+        layout.addWidget(self.reason_hint)
+        box.setVisible(False)
+        return box
+
+    def _on_accept(self, checked: bool) -> None:
+        self.entry.accept_unbalanced = checked
+        self.reason_edit.setEnabled(checked and self.accept_box.isEnabled())
+        if checked:
+            self.reason_edit.setFocus()
+        self._show_reason_hint()
+        self.accept_changed.emit()
+
+    def _on_reason(self, text: str) -> None:
+        self.entry.accept_reason = text
+        self._show_reason_hint()
+        self.accept_changed.emit()
+
+    def _show_reason_hint(self) -> None:
+        e = self.entry
+        if not e.accept_unbalanced:
+            text = "Without it this file is not imported."
+        elif e.reason is None:
+            text = "Give the reason to import this file anyway."
+        else:
+            text = "The import will be marked as accepted unbalanced, with this reason."
+        self.reason_hint.setText(text)
+
+    def set_decisions_enabled(self, enabled: bool) -> None:
+        """While importing nothing about the file can change."""
+        ready = enabled and self.entry.state == "ready"
+        self.skip_box.setEnabled(ready)
+        self.accept_box.setEnabled(ready)
+        self.reason_edit.setEnabled(ready and self.accept_box.isChecked())
+
+    def _sync_decisions(self) -> None:
+        """The checkboxes and the reason as the entry has them (a new preview resets them)."""
+        e = self.entry
+        for box, value in (
+            (self.skip_box, e.skip_bad_rows),
+            (self.accept_box, e.accept_unbalanced),
+        ):
+            if box.isChecked() != value:
+                box.blockSignals(True)
+                box.setChecked(value)
+                box.blockSignals(False)
+        if self.reason_edit.text() != e.accept_reason:
+            self.reason_edit.blockSignals(True)
+            self.reason_edit.setText(e.accept_reason)
+            self.reason_edit.blockSignals(False)
+        self.set_decisions_enabled(True)
+        self._show_reason_hint()
+
+    def _show_unbalanced(self, r: FileReport) -> None:
+        self.unbalanced.setVisible(bool(r.unbalanced))
+        if not r.unbalanced:
+            return
+        n = len(r.unbalanced)
+        self.unbalanced_title.setText(
+            "Balances do not add up" if n == 1 else f"Balances of {n} statements do not add up"
+        )
+        self.unbalanced_label.setText("\n".join(f"⚠ {u.describe()}" for u in r.unbalanced))
 
     def _on_skip(self, checked: bool) -> None:
         self.entry.skip_bad_rows = checked
@@ -185,9 +313,15 @@ class FilePreview(QWidget):
             self._set_banner(f"Cannot import this file. {e.error}", "error")
         elif e.state == "imported" and e.imported is not None:
             i = e.imported
+            accepted = i.accepted_unbalanced
             self._set_banner(
                 f"Imported as batch {i.batch_id}: {plural(i.new, 'line')} added, "
-                f"{plural(i.duplicates, 'duplicate')} skipped.",
+                f"{plural(i.duplicates, 'duplicate')} skipped."
+                + (
+                    f" Accepted unbalanced (difference {accepted['difference']})."
+                    if accepted
+                    else ""
+                ),
                 "ok",
             )
         elif e.state == "cancelled":
@@ -199,6 +333,12 @@ class FilePreview(QWidget):
             )
         elif r is not None and r.new == 0:
             self._set_banner("Every line of this file is already stored.", "info")
+        elif r is not None and r.unbalanced:
+            self._set_banner(
+                "The balances of this statement do not add up (opening balance + lines ≠ "
+                "closing balance). It is imported only if you accept it, with a reason.",
+                "warning",
+            )
         else:
             self._set_banner("")
         if r is None:
@@ -221,11 +361,14 @@ class FilePreview(QWidget):
             label.setProperty("alert", key == "problems" and r.problems > 0)
             label.style().unpolish(label)
             label.style().polish(label)
-        checks = [f"⚠ {c.describe()}" for c in r.checks]
+        shown_below = {id(u.check) for u in r.unbalanced}
+        checks = [f"⚠ {c.describe()}" for c in r.checks if id(c) not in shown_below]
         # How the file was read (e.g. the decimal mark decided from the whole column).
         checks += [f"ℹ {note}" for note in r.notes]
         self.checks_label.setText("\n".join(checks))
         self.checks_label.setVisible(bool(checks))
+        self._show_unbalanced(r)
+        self._sync_decisions()
         file_name = Path(r.path).name
         problems = [
             {
@@ -248,7 +391,6 @@ class FilePreview(QWidget):
             w.setVisible(bool(problems))
         self.skip_box.setText(f"Import the good rows and skip {plural(r.problems, 'bad row')}")
         self.skip_box.setVisible(r.problems > 0)
-        self.skip_box.setEnabled(e.state == "ready")
         shown = 0 if r.preview is None else len(r.preview)
         rows = [] if r.preview is None else r.preview.to_dict("records")
         self.preview_model.set_rows(rows)

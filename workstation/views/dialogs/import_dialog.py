@@ -2,6 +2,8 @@
 
 Previews are dry runs in the background (rolled back); the import itself runs one file per
 transaction in the background with progress and Cancel, so a cancelled file writes nothing.
+A file is imported only once the user decided what the preview asks: skip its bad rows, accept
+a statement whose balances do not add up (with a reason).
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ class ImportDialog(QDialog):
             entry = FileEntry(path)
             preview = FilePreview(entry)
             preview.skip_changed.connect(self._update_buttons)
+            preview.accept_changed.connect(self._update_buttons)
             self.entries.append(entry)
             self.previews.append(preview)
             self.tabs.addTab(preview, path.name)
@@ -182,7 +185,7 @@ class ImportDialog(QDialog):
         if entry.state == "ready" and entry.report is not None:
             if entry.report.already_imported:
                 icon = QStyle.StandardPixmap.SP_MessageBoxInformation
-            elif entry.report.problems:
+            elif entry.report.problems or entry.report.unbalanced:
                 icon = QStyle.StandardPixmap.SP_MessageBoxWarning
         self.tabs.setTabIcon(i, style.standardIcon(icon) if icon is not None else QIcon())
 
@@ -228,7 +231,7 @@ class ImportDialog(QDialog):
 
         def ok(report: FileReport) -> None:
             entry.state, entry.report = "ready", report
-            entry.skip_bad_rows = False
+            entry.reset_decisions()
 
         def failed(exc) -> None:
             entry.state, entry.error = "failed", exc.describe()
@@ -275,7 +278,9 @@ class ImportDialog(QDialog):
         entry.state = "importing"
         self._refresh_entry(entry)
         path = entry.path
-        op = self._import_op(entry, skip_bad_rows=entry.skip_bad_rows)
+        op = self._import_op(
+            entry, skip_bad_rows=entry.skip_bad_rows, accept_unbalanced=entry.reason
+        )
 
         def ok(report: FileReport) -> None:
             entry.state, entry.imported = "imported", report
@@ -347,7 +352,7 @@ class ImportDialog(QDialog):
         self.format_combo.setEnabled(not importing)
         self.profile_combo.setEnabled(not importing)
         for p in self.previews:
-            p.skip_box.setEnabled(not importing and p.entry.state == "ready")
+            p.set_decisions_enabled(not importing)
         if not busy:
             self._status(self._summary())
         self._update_buttons()
@@ -357,6 +362,8 @@ class ImportDialog(QDialog):
         if not self.entries:
             return "Drop statement or report files here."
         if not ready:
+            if any(e.state == "ready" and e.report and e.report.unbalanced for e in self.entries):
+                return "Nothing to import: accept the unbalanced statement, with a reason, first."
             return "Nothing to import."
         new = sum(e.report.new for e in ready if e.report is not None)
         return f"Ready: {plural(new, 'new line')} from {plural(len(ready), 'file')}."

@@ -1,11 +1,16 @@
-"""Imports page: every imported file with its counts; undo a whole import."""
+"""Imports page: every imported file with its counts; undo a whole import.
+
+A batch holding a statement whose balances did not add up, imported because a user accepted it,
+is marked for ever (also once undone): a warning icon in its Balances cell, whose tooltip says who
+accepted it, when, why, and the difference.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -13,6 +18,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -22,7 +28,7 @@ from sqlalchemy import select
 from ...exporters.table import Column as ExportColumn
 from ...exporters.table import write_table
 from ...models import ImportBatch
-from ...services.imports.file_import import undo_batch
+from ...services.imports.file_import import accepted_unbalanced, undo_batch
 from .. import messages
 from ..context import IMPORTS, RECORDS
 from ..models.table import Column, RowsTableModel
@@ -42,8 +48,52 @@ COLUMNS = (
     Column("rows_problem", "Problems", "int", tooltip="Lines left out because of problems"),
     Column("masked_pans", "Cards masked", "int", tooltip="Card numbers masked before storing"),
     Column("status_text", "Status"),
+    Column(
+        "balance_text",
+        "Balances",
+        tooltip="Marked when a statement whose balances do not add up was accepted",
+    ),
 )
 STATUS_TEXT = {"committed": "Imported", "undone": "Undone"}
+BALANCE_COLUMN = [c.key for c in COLUMNS].index("balance_text")
+
+
+def unbalanced_tooltip(accepted: dict) -> str:
+    """Who accepted the unbalanced statements of a batch, when, why, and by how much."""
+    lines = [
+        f"Accepted unbalanced by {accepted.get('by', '?')} at {accepted.get('at', '?')}",
+        f"Reason: {accepted.get('reason', '')}",
+        f"Difference: {accepted.get('difference', '?')}",
+    ]
+    for st in accepted.get("statements") or []:
+        lines.append(
+            f"{st.get('statement')}: expected closing balance {st.get('expected')}, "
+            f"found {st.get('found')} (difference {st.get('difference')})"
+        )
+    return "\n".join(lines)
+
+
+class BatchesModel(RowsTableModel):
+    """The batches, with a warning icon and tooltip on accepted unbalanced ones."""
+
+    def __init__(self, columns, parent=None, *, muted=None, warning: QIcon | None = None) -> None:
+        super().__init__(columns, parent=parent, muted=muted)
+        self._warning = warning or QIcon()
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if (
+            index.isValid()
+            and index.column() == BALANCE_COLUMN
+            and index.row() < self.rowCount()
+            and role in (Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole)
+        ):
+            accepted = self.row(index.row()).get("unbalanced")
+            if not accepted:
+                return None
+            if role == Qt.ItemDataRole.DecorationRole:
+                return self._warning
+            return unbalanced_tooltip(accepted)
+        return super().data(index, role)
 
 
 def load_batches(session, limit: int = MAX_BATCHES) -> list[dict]:
@@ -64,6 +114,10 @@ def load_batches(session, limit: int = MAX_BATCHES) -> list[dict]:
                 "masked_pans": b.masked_pans,
                 "status": b.status,
                 "status_text": STATUS_TEXT.get(b.status, b.status),
+                "unbalanced": (accepted := accepted_unbalanced(b.report)),
+                "balance_text": (
+                    f"Accepted unbalanced ({accepted.get('difference', '?')})" if accepted else ""
+                ),
             }
         )
     return rows
@@ -75,8 +129,11 @@ class ImportsPage(QWidget):
     def __init__(self, ctx, parent=None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.model = RowsTableModel(
-            COLUMNS, parent=self, muted=lambda r: r["status"] != "committed"
+        self.model = BatchesModel(
+            COLUMNS,
+            parent=self,
+            muted=lambda r: r["status"] != "committed",
+            warning=self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning),
         )
         self.table = QTableView()
         self.table.setObjectName("imports_table")
