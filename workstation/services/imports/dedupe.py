@@ -7,6 +7,9 @@ the same lines is recognised by. Changing how it is computed needs a new `FINGER
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
@@ -44,6 +47,17 @@ def fingerprints(df: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=df.index)
 
 
+def rows_frame(rows: Sequence[Sequence[Any]], columns: list[str]) -> pd.DataFrame:
+    """A frame of fetched rows, built column-wise.
+
+    `pd.DataFrame(rows)` probes every SQLAlchemy Row for attributes (~30 us a row: 9 s for 300k
+    stored lines); transposing with `zip` first is C-level.
+    """
+    if not rows:
+        return pd.DataFrame({c: [] for c in columns})
+    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows, strict=True)), strict=True)))
+
+
 def already_stored(session: Session, df: pd.DataFrame) -> np.ndarray:
     """Mask of rows whose (source, fingerprint, occurrence) is already stored."""
     conn = session.connection()
@@ -54,7 +68,7 @@ def already_stored(session: Session, df: pd.DataFrame) -> np.ndarray:
             {"s": int(source_id)},
         ).all()
         if rows:
-            part = pd.DataFrame(rows, columns=["fingerprint", "occurrence"])
+            part = rows_frame(rows, ["fingerprint", "occurrence"])
             part["source_id"] = int(source_id)
             found.append(part)
     if not found:

@@ -47,6 +47,7 @@ from .column_conversions import (
 )
 from .dedupe import FINGERPRINT_VERSION, already_stored, fingerprints
 from .reference_rows import reference_rows
+from .statement_overlap import StatementOverlap, find_overlaps
 
 # Large inserts rebuild indexes once instead of maintaining them row by row, which through
 # executemany costs more (1M Stripe rows: records +13 s maintained vs 7.5 s rebuilt; tokens
@@ -93,6 +94,9 @@ class StoreResult:
     masked_pans: int
     accounts: list[str] = field(default_factory=list)
     new_frame: pd.DataFrame | None = None
+    # Bank lines inside a period already stored for their account (camt and MT940 of one
+    # account, overlapping exports): which were taken as stored and which are new.
+    overlaps: list[StatementOverlap] = field(default_factory=list)
 
 
 def _report(progress: Progress | None, done: int, total: int, msg: str) -> None:
@@ -335,14 +339,21 @@ def _store(
     df["fingerprint"] = fingerprints(df)
     df["occurrence"] = df.groupby(["source_id", "fingerprint"], sort=False).cumcount() + 1
     dup = already_stored(session, df)
+    # The same bookings as another statement of the account (other format, other reference).
+    banks = {s.id: s.name for s in sources.values() if s.kind == "bank"}
+    overlap = find_overlaps(session, df, dup, result.format, banks)
+    dup = dup | overlap.duplicates
+    overlaps = overlap.overlaps
     new = df[~dup].copy() if dup.any() else df
     duplicates = int(dup.sum())
     batch = _new_batch(
         session, result, file_name, sha256, actor, total, len(new), duplicates, problems
     )
     batch.masked_pans = masked
+    if overlaps:
+        batch.report = {**(batch.report or {}), "overlaps": [o.summary() for o in overlaps]}
     if dry_run or new.empty:
-        return StoreResult(batch.id, total, len(new), duplicates, masked, accounts, new)
+        return StoreResult(batch.id, total, len(new), duplicates, masked, accounts, new, overlaps)
     _report(progress, 3, 5, "Storing lines")
     dialect = session.connection().dialect.name
     big = len(new) >= _DEFER_INDEXES_AT and len(new) * 2 >= row_count_estimate(session, "records")
@@ -381,7 +392,7 @@ def _store(
         {"file": file_name, "format": result.format, "new": len(new), "duplicates": duplicates},
     )
     _report(progress, 5, 5, "Done")
-    return StoreResult(batch.id, total, len(new), duplicates, masked, accounts, new)
+    return StoreResult(batch.id, total, len(new), duplicates, masked, accounts, new, overlaps)
 
 
 def _insert_raw(session: Session, new: pd.DataFrame) -> None:
