@@ -43,6 +43,17 @@ PREVIEW_COLUMNS = (
     Column("account", "Account"),
 )
 OPTIONAL_COLUMNS = {"value_on", "fee_minor", "counterparty", "payout_ref", "external_id"}
+OVERLAP_COLUMNS = (
+    Column("line_no", "Line", "int", tooltip="Line or row in the file"),
+    Column("booked_on", "Booked", "date"),
+    Column("amount_minor", "Amount", "money"),
+    Column("currency", "Currency"),
+    Column("reference", "Reference"),
+    Column("status", "Status", tooltip="Already stored: not added; new: added"),
+    Column("matched_by", "Matched by"),
+    Column("stored_file", "Stored in"),
+    Column("stored_line_no", "Stored line", "int"),
+)
 PROBLEM_COLUMNS = (
     Column("file", "File"),
     Column("line", "Line", "int"),
@@ -76,6 +87,7 @@ class FileEntry:
     skip_bad_rows: bool = False
     accept_unbalanced: bool = False
     accept_reason: str = ""
+    accept_overlap: bool = False  # the user saw a partial overlap line by line and agreed
 
     @property
     def reason(self) -> str | None:
@@ -92,6 +104,8 @@ class FileEntry:
             return False
         if r.unbalanced and self.reason is None:
             return False
+        if partial_overlaps(r) and not self.accept_overlap:
+            return False
         return r.problems == 0 or self.skip_bad_rows
 
     def reset_decisions(self) -> None:
@@ -99,6 +113,12 @@ class FileEntry:
         self.skip_bad_rows = False
         self.accept_unbalanced = False
         self.accept_reason = ""
+        self.accept_overlap = False
+
+
+def partial_overlaps(report: FileReport) -> list:
+    """Statements of the file that are partly stored already (some lines stored, some new)."""
+    return [o for o in getattr(report, "overlaps", []) or [] if o.partial]
 
 
 def _table(model) -> QTableView:
@@ -155,6 +175,7 @@ class FilePreview(QWidget):
         self.checks_label.setWordWrap(True)
 
         self.unbalanced = self._unbalanced_box()
+        self.overlap = self._overlap_box()
 
         self.problems_title = QLabel("Problems")
         self.problems_title.setObjectName("section_title")
@@ -175,6 +196,7 @@ class FilePreview(QWidget):
         dl.addLayout(counts)
         dl.addWidget(self.checks_label)
         dl.addWidget(self.unbalanced)
+        dl.addWidget(self.overlap)
         dl.addWidget(self.problems_title)
         dl.addWidget(self.problems_view)
         dl.addWidget(self.skip_box)
@@ -187,6 +209,67 @@ class FilePreview(QWidget):
         layout.addWidget(self.details, 1)
         layout.addStretch(0)  # takes the space while the details are hidden
         self.show_entry()
+
+    def _overlap_box(self) -> QWidget:
+        """A partial overlap with stored statements, line by line, and the agreement it needs."""
+        box = QWidget()
+        box.setObjectName("overlap_box")
+        self.overlap_title = QLabel()
+        self.overlap_title.setObjectName("section_title")
+        self.overlap_label = QLabel()
+        self.overlap_label.setWordWrap(True)
+        self.overlap_model = RowsTableModel(OVERLAP_COLUMNS, parent=self)
+        self.overlap_view = _table(self.overlap_model)
+        self.overlap_view.setMaximumHeight(170)
+        self.overlap_accept = QCheckBox()
+        self.overlap_accept.setObjectName("accept_overlap")
+        self.overlap_accept.toggled.connect(self._on_overlap)
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.overlap_title, self.overlap_label, self.overlap_view, self.overlap_accept):
+            layout.addWidget(w)
+        box.setVisible(False)
+        return box
+
+    def _on_overlap(self, checked: bool) -> None:
+        self.entry.accept_overlap = checked
+        self.accept_changed.emit()
+
+    def _show_overlap(self, r: FileReport) -> None:
+        partial = partial_overlaps(r)
+        self.overlap.setVisible(bool(partial))
+        if not partial:
+            return
+        stored = sum(o.already_stored for o in partial)
+        new = sum(o.new_in_overlap for o in partial)
+        self.overlap_title.setText(
+            f"Partly imported already: {plural(stored, 'line')} taken as already stored, "
+            f"{plural(new, 'line')} new in the overlap"
+        )
+        periods = "; ".join(
+            f"{o.account}: this file {o.first} – {o.last}, stored "
+            + ", ".join(f"{p.file_name} {p.first} – {p.last}" for p in o.stored_periods)
+            for o in partial
+        )
+        left_out = sum(o.lines_left_out for o in partial)
+        self.overlap_label.setText(
+            periods + (f" ({left_out:,} more lines not listed)" if left_out else "")
+        )
+        rows = [
+            {
+                **line.__dict__,
+                "amount_minor": line.amount_minor,
+                "status": "already stored" if line.status == "stored" else "new",
+            }
+            for o in partial
+            for line in o.lines
+        ]
+        self.overlap_model.set_rows(rows)
+        self.overlap_view.resizeColumnsToContents()
+        self.overlap_accept.setText(
+            f"Import the {plural(new, 'new line')} of the overlap; "
+            f"{plural(stored, 'line')} already stored {'is' if stored == 1 else 'are'} skipped"
+        )
 
     def _unbalanced_box(self) -> QWidget:
         """Failed balance checks, and the checkbox with the reason that lets the file in."""
@@ -258,6 +341,7 @@ class FilePreview(QWidget):
         ready = enabled and self.entry.state == "ready"
         self.skip_box.setEnabled(ready)
         self.accept_box.setEnabled(ready)
+        self.overlap_accept.setEnabled(ready)
         self.reason_edit.setEnabled(ready and self.accept_box.isChecked())
 
     def _sync_decisions(self) -> None:
@@ -266,6 +350,7 @@ class FilePreview(QWidget):
         for box, value in (
             (self.skip_box, e.skip_bad_rows),
             (self.accept_box, e.accept_unbalanced),
+            (self.overlap_accept, e.accept_overlap),
         ):
             if box.isChecked() != value:
                 box.blockSignals(True)
@@ -339,6 +424,12 @@ class FilePreview(QWidget):
                 "closing balance). It is imported only if you accept it, with a reason.",
                 "warning",
             )
+        elif r is not None and partial_overlaps(r):
+            self._set_banner(
+                "Part of this statement is already stored (from another file of the same "
+                "account). Check the overlap below line by line before importing.",
+                "warning",
+            )
         else:
             self._set_banner("")
         if r is None:
@@ -368,6 +459,7 @@ class FilePreview(QWidget):
         self.checks_label.setText("\n".join(checks))
         self.checks_label.setVisible(bool(checks))
         self._show_unbalanced(r)
+        self._show_overlap(r)
         self._sync_decisions()
         file_name = Path(r.path).name
         problems = [
