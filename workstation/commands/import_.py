@@ -15,6 +15,7 @@ from typing import Any
 from ..cli import Context
 from ..errors import UserError
 from ..importers.base import ImportOptions
+from ..money import format_minor
 from ..services.common.write_lock import WAITING, begin_write
 from ..services.imports.file_import import FileReport, import_file
 from ..services.imports.mapping_profiles import load_profile
@@ -66,6 +67,19 @@ def _line(r: FileReport) -> str:
         a = r.accepted_unbalanced
         verb = "would be accepted" if r.dry_run else "accepted"
         text += f"\n  {verb} unbalanced by {a['by']} (difference {a['difference']}): {a['reason']}"
+    for o in r.overlaps:
+        if not o.in_stored_period:
+            continue
+        text += (
+            f"\n  overlap with stored lines of {o.account} ({o.first} .. {o.last}):"
+            f" {o.already_stored} already stored"
+            f" ({o.by_date_and_amount} by date and amount), {o.new_in_overlap} new"
+        )
+        if o.partial:
+            for ln in o.lines[:50]:
+                status = "already stored" if ln.status == "stored" else "new"
+                amount = format_minor(ln.amount_minor, ln.currency)
+                text += f"\n    line {ln.line_no} {ln.booked_on} {amount} {ln.currency}: {status}"
     for refusal in r.refusals:
         text += f"\n  would be refused: {refusal}"
     return text
