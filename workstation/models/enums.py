@@ -91,10 +91,3 @@ class PayoutState(StrEnum):
     PAID = "paid"  # matched to its bank line(s)
     FAILED = "failed"  # the PSP reports the payout failed or was cancelled
     CARRIED_FORWARD = "carried_forward"  # nets to <= 0 or rolled into the next batch
-
-
-class MatchLevel:
-    """Level 1: order <-> PSP transaction; level 2: payout <-> bank line."""
-
-    TRANSACTION = 1
-    SETTLEMENT = 2

@@ -252,11 +252,6 @@ def settled_payouts(session: Session, refs: list[str], batch_id: int) -> list[st
     return sorted(out)
 
 
-def refresh_batch(session: Session, batch_id: int) -> RefreshCount:
-    """Refresh the payouts an import batch's lines name."""
-    return refresh_payouts(session, refs_of_batch(session, batch_id))
-
-
 def refresh_all(session: Session) -> RefreshCount:
     """Rebuild every payout (migration, repair)."""
     rows = session.execute(

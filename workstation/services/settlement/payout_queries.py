@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ...errors import UserError
@@ -340,13 +340,6 @@ def bank_lines(session: Session, match_id: int) -> list[BankLine]:
         {"m": int(match_id)},
     ).all()
     return [BankLine(int(a), str(b), _day(c), int(d), str(e), f, g) for a, b, c, d, e, f, g in rows]
-
-
-def payouts_of_match(session: Session, match_id: int) -> list[int]:
-    """Payout ids a level-2 match settles."""
-    stmt = text("SELECT payout_id FROM match_payouts WHERE match_id IN :m ORDER BY payout_id")
-    stmt = stmt.bindparams(bindparam("m", expanding=True))
-    return [int(r[0]) for r in session.execute(stmt, {"m": [int(match_id)]}).all()]
 
 
 # --- export -----------------------------------------------------------------------------------

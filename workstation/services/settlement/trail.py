@@ -352,8 +352,9 @@ class _Builder:
         if parent_type != "order":
             self._partners(node, 1, depth, skip=None)
         if node.kind == "charge":
-            linked = self.records(self.linked_lines(node.id))
-            self._children(node, linked, f"{'{kind}'} of this charge", None, depth)
+            for n in self.records(self.linked_lines(node.id)):
+                if self.add(n, node.key, f"{n.kind.replace('_', ' ')} of this charge", None):
+                    self.expand(n, node.type, depth + 1)
             for d_id in self.disputes_of_charge(node.id):
                 d = self.dispute(d_id)
                 if d is not None and self.add(d, node.key, "disputed in", None):
@@ -431,14 +432,6 @@ class _Builder:
             self._children(node, self.records([int(order)]), "order", None, depth)
 
 
-def _finish(b: _Builder) -> Trail:
-    t = b.trail
-    for e in t.edges:  # "{kind} of this charge" -> "refund of this charge"
-        if "{kind}" in e.relation:
-            e.relation = e.relation.replace("{kind}", t.nodes[e.child].kind.replace("_", " "))
-    return t
-
-
 def trail_for_record(session: Session, record_id: int, query: str | None = None) -> Trail:
     b = _Builder(session, query or f"record {record_id}")
     nodes = b.records([int(record_id)])
@@ -446,7 +439,7 @@ def trail_for_record(session: Session, record_id: int, query: str | None = None)
         raise UserError(f"no record {record_id}")
     b.add(nodes[0], None, "", None)
     b.expand(nodes[0], None, 0)
-    return _finish(b)
+    return b.trail
 
 
 def trail_for_payout(session: Session, payout_id: int, query: str | None = None) -> Trail:
@@ -456,7 +449,7 @@ def trail_for_payout(session: Session, payout_id: int, query: str | None = None)
         raise UserError(f"no payout {payout_id}")
     b.add(nodes[0], None, "", None)
     b.expand(nodes[0], None, 0)
-    return _finish(b)
+    return b.trail
 
 
 def trail_for_dispute(session: Session, dispute_id: int, query: str | None = None) -> Trail:
@@ -466,7 +459,7 @@ def trail_for_dispute(session: Session, dispute_id: int, query: str | None = Non
         raise UserError(f"no dispute {dispute_id}")
     b.add(node, None, "", None)
     b.expand(node, None, 0)
-    return _finish(b)
+    return b.trail
 
 
 _PREFER = {"order": 0, "psp": 1, "bank": 2, "other": 3}
